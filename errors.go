@@ -1,0 +1,276 @@
+package openssh
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+// Code classifies a failure the way Net::OpenSSH's OSSH_* error constants do.
+// Every [*Error] carries one; compare against the Err* sentinels with
+// [errors.Is] rather than against codes.
+type Code int
+
+// The Net::OpenSSH error codes, with the same numbers.
+const (
+	// CodeMasterFailed: the master connection could not be established or
+	// was lost. It is sticky: every later operation on the Master fails with
+	// it until [Master.Restart].
+	CodeMasterFailed Code = 1
+	// CodeSlaveFailed: a slave process (ssh, scp, rsync) could not be run
+	// or the session it asked for was refused.
+	CodeSlaveFailed Code = 2
+	// CodeSlavePipeFailed: a pipe, socketpair, pty or file for a slave's
+	// stdio could not be set up.
+	CodeSlavePipeFailed Code = 3
+	// CodeSlaveTimeout: a slave saw no activity for its idle timeout, or
+	// its context expired.
+	CodeSlaveTimeout Code = 4
+	// CodeSlaveCmdFailed: the remote command (or scp, rsync) exited with a
+	// non-zero status. The error is an [*ExitError].
+	CodeSlaveCmdFailed Code = 5
+	// CodeSFTPFailed: the SFTP client could not be started.
+	CodeSFTPFailed Code = 6
+	// CodeEncodingError: an argument cannot be represented for the remote
+	// shell (a NUL byte, a newline for cmd.exe).
+	CodeEncodingError Code = 7
+)
+
+var codeNames = map[Code]string{
+	CodeMasterFailed:    "master failed",
+	CodeSlaveFailed:     "slave failed",
+	CodeSlavePipeFailed: "slave pipe failed",
+	CodeSlaveTimeout:    "slave timeout",
+	CodeSlaveCmdFailed:  "remote command failed",
+	CodeSFTPFailed:      "sftp failed",
+	CodeEncodingError:   "encoding error",
+}
+
+// String returns a short description of the code.
+func (c Code) String() string {
+	if s, ok := codeNames[c]; ok {
+		return s
+	}
+	return fmt.Sprintf("code %d", int(c))
+}
+
+// codeError is the type of the code sentinels: an [*Error] with the same code
+// matches it under [errors.Is].
+type codeError struct {
+	code Code
+}
+
+func (e *codeError) Error() string { return "openssh: " + e.code.String() }
+
+// Sentinels for the seven codes. An [*Error] matches the one of its code:
+// errors.Is(err, ErrMasterFailed) is true for every master failure.
+var (
+	ErrMasterFailed    error = &codeError{CodeMasterFailed}
+	ErrSlaveFailed     error = &codeError{CodeSlaveFailed}
+	ErrSlavePipeFailed error = &codeError{CodeSlavePipeFailed}
+	ErrTimeout         error = &codeError{CodeSlaveTimeout}
+	ErrCmdFailed       error = &codeError{CodeSlaveCmdFailed}
+	ErrSFTPFailed      error = &codeError{CodeSFTPFailed}
+	ErrEncoding        error = &codeError{CodeEncodingError}
+)
+
+// Finer sentinels for the causes of failures. They sit in the Err chain of
+// an [*Error], so errors.Is(err, ErrAuth) and errors.Is(err, ErrMasterFailed)
+// can both be true.
+var (
+	// ErrHostKeyUnknown: the server's host key is not in known_hosts and
+	// host key checking is strict.
+	ErrHostKeyUnknown = errors.New("openssh: host key unknown: the authenticity of the host can't be established")
+	// ErrHostKeyChanged: the server's host key does not match the one in
+	// known_hosts.
+	ErrHostKeyChanged = errors.New("openssh: host key changed: remote host identification has changed")
+	// ErrAuth: the server refused every authentication method tried.
+	ErrAuth = errors.New("openssh: authentication failed")
+	// ErrConnRefused: the TCP connection was refused.
+	ErrConnRefused = errors.New("openssh: connection refused")
+	// ErrResolve: the host name could not be resolved.
+	ErrResolve = errors.New("openssh: cannot resolve host name")
+	// ErrUnreachable: the connection timed out or the network is unreachable.
+	ErrUnreachable = errors.New("openssh: host unreachable")
+	// ErrMasterExited: the master process exited while logging in, for a
+	// reason ssh did not make clear.
+	ErrMasterExited = errors.New("openssh: master process exited unexpectedly")
+	// ErrMasterGone: the master was running and is no longer (killed, the
+	// connection dropped, its socket removed).
+	ErrMasterGone = errors.New("openssh: master connection broken")
+	// ErrMasterStopped: the master was told to stop accepting sessions.
+	ErrMasterStopped = errors.New("openssh: master stopped")
+	// ErrClosed: the Master was closed.
+	ErrClosed = errors.New("openssh: master closed")
+	// ErrLoginTimeout: the master did not come up within Options.Timeout.
+	ErrLoginTimeout = errors.New("openssh: login timeout")
+	// ErrInsecureCtlDir: the control directory or one of its parents is
+	// writable by others (see [Options.AllowInsecureCtlDir]).
+	ErrInsecureCtlDir = errors.New("openssh: control directory is not secure")
+	// ErrCtlPathTooLong: the control socket path does not fit a Unix socket
+	// address.
+	ErrCtlPathTooLong = errors.New("openssh: control path too long")
+	// ErrInvalid: an argument or option was refused before anything ran.
+	// The error is an [*ArgError].
+	ErrInvalid = errors.New("openssh: invalid argument")
+	// ErrNotOwner: the operation needs a master this Master started itself
+	// (not an external or disowned one).
+	ErrNotOwner = errors.New("openssh: master not owned")
+)
+
+// Error is a failure of an operation on a [Master]. Code classifies it as
+// Net::OpenSSH does; Err holds the cause, often one of the finer sentinels
+// such as [ErrAuth].
+type Error struct {
+	Code Code   // Net::OpenSSH's classification
+	Op   string // what was being done: "connect", "check", "command", ...
+	Host string // the target host, without brackets
+	Err  error  // the cause; may be nil
+	// Detail is extra text from ssh (a stderr line), already part of the
+	// message.
+	Detail string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("openssh: ")
+	if e.Op != "" {
+		b.WriteString(e.Op)
+	}
+	if e.Host != "" {
+		if e.Op != "" {
+			b.WriteByte(' ')
+		}
+		b.WriteString(e.Host)
+	}
+	if e.Op != "" || e.Host != "" {
+		b.WriteString(": ")
+	}
+	if e.Err != nil {
+		b.WriteString(strings.TrimPrefix(e.Err.Error(), "openssh: "))
+	} else {
+		b.WriteString(e.Code.String())
+	}
+	if e.Detail != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Detail)
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is reports whether target is the sentinel of e's code.
+func (e *Error) Is(target error) bool {
+	if ce, ok := target.(*codeError); ok {
+		return ce.code == e.Code
+	}
+	return false
+}
+
+// ArgError reports an argument or option refused before anything ran: a
+// host that starts with "-", a port out of range, a NUL byte. It matches
+// [ErrInvalid], and [ErrEncoding] when the value cannot be represented for
+// the remote shell.
+type ArgError struct {
+	Arg    string // the option or argument: "host", "Options.Port", "args[2]"
+	Value  string // the offending value, quoted for display (never a secret)
+	Reason string // why it was refused
+	Err    error  // a finer sentinel, such as ErrCtlPathTooLong; may be nil
+}
+
+func (e *ArgError) Error() string {
+	var b strings.Builder
+	b.WriteString("openssh: invalid ")
+	b.WriteString(e.Arg)
+	if e.Value != "" {
+		b.WriteByte(' ')
+		b.WriteString(e.Value)
+	}
+	if e.Reason != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Reason)
+	}
+	return b.String()
+}
+
+// Unwrap returns the finer sentinel, if any.
+func (e *ArgError) Unwrap() error { return e.Err }
+
+// Is reports whether target is [ErrInvalid].
+func (e *ArgError) Is(target error) bool { return target == ErrInvalid }
+
+func argErr(arg, value, reason string) *ArgError {
+	return &ArgError{Arg: arg, Value: fmt.Sprintf("%q", value), Reason: reason}
+}
+
+// ExitError reports a remote command (or scp, rsync) that ran and exited
+// unsuccessfully. It matches [ErrCmdFailed].
+//
+// ssh returns the remote exit status as its own, so Code is that status;
+// 255 is ambiguous (an ssh failure, a remote "exit 255", or a remote process
+// killed by a signal when ssh could not say). When the status is 255 and the
+// master turns out to be gone, the library reports a master failure instead.
+type ExitError struct {
+	// Code is the exit status of the local ssh process, which is the remote
+	// command's status.
+	Code int
+	// Signal is the name of the signal that killed the remote process, when
+	// ssh reported it; empty otherwise.
+	Signal string
+	// Stderr holds the tail of the command's standard error when it was
+	// captured by the library (as exec.ExitError.Stderr).
+	Stderr []byte
+	// Host is the target host.
+	Host string
+	// Cmd is the remote command line.
+	Cmd string
+	// ProcessState is the state of the local ssh process.
+	ProcessState *os.ProcessState
+	// Msg replaces the default description when set (rsync's code meanings).
+	Msg string
+}
+
+func (e *ExitError) Error() string {
+	var b strings.Builder
+	b.WriteString("openssh: ")
+	if e.Host != "" {
+		b.WriteString(e.Host)
+		b.WriteString(": ")
+	}
+	if e.Signal != "" {
+		fmt.Fprintf(&b, "remote command killed by signal %s", e.Signal)
+	} else {
+		fmt.Fprintf(&b, "remote command exited with status %d", e.Code)
+	}
+	if e.Msg != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Msg)
+	}
+	if tail := lastLine(e.Stderr); tail != "" {
+		b.WriteString(": ")
+		b.WriteString(tail)
+	}
+	return b.String()
+}
+
+// ExitCode returns the exit status.
+func (e *ExitError) ExitCode() int { return e.Code }
+
+// Is reports whether target is [ErrCmdFailed].
+func (e *ExitError) Is(target error) bool { return target == ErrCmdFailed }
+
+// lastLine returns the last non-empty line of b, trimmed and shortened.
+func lastLine(b []byte) string {
+	s := strings.TrimRight(string(b), "\r\n \t")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	s = strings.TrimSpace(s)
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
+}

@@ -1,0 +1,3 @@
+module github.com/goopenssh/openssh
+
+go 1.24
