@@ -1,35 +1,827 @@
 package openssh
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"sync"
+	"syscall"
+	"time"
+
+	"github.com/google/shlex"
 )
 
 // Master is one ssh master connection (ControlMaster) to one host. Every
-// operation runs through it as a slave session. A Master is safe for
-// concurrent use by many goroutines.
+// operation runs through it as a slave session that reuses its one
+// authenticated connection. A Master is safe for concurrent use by many
+// goroutines.
 type Master struct {
 	opts     Options
 	user     string // "" means ssh decides
 	host     string // without brackets
 	port     int    // 0 means ssh decides
+	ipv6     bool
 	password []byte // from the target or Options; only for the login
 	sshArgv  []string
 	ctlPath  string
-	external bool
+	external bool // never signal the master: not ours
 	quoter   Quoter
 	vars     *varTable
 	log      *slog.Logger
 	sessions chan struct{} // MaxSessions semaphore; nil means no limit
 
-	mu      sync.Mutex
-	state   masterState
-	err     error // sticky master failure
-	proc    *exec.Cmd
-	pid     int
-	exited  chan struct{} // closed when the master process has been reaped
+	mu       sync.Mutex
+	state    masterState
+	err      error       // sticky master failure
+	run      *masterProc // the current master process; nil for an external master
+	ready    chan struct{}
 	disowned bool
 }
 
 type masterState int
+
+const (
+	stateStarting masterState = iota // the master is logging in
+	stateRunning                     // the socket is up and checked
+	stateFailed                      // sticky failure; Restart to recover
+	stateStopped                     // -O stop was sent
+	stateClosed                      // Close was called
+)
+
+// masterProc is one run of the master ssh process.
+type masterProc struct {
+	cmd        *exec.Cmd
+	pid        int
+	exited     chan struct{} // closed once the process has been reaped
+	waitErr    error         // set before exited is closed
+	stderr     *tailBuffer
+	stderrR    *os.File
+	stderrDone chan struct{} // closed when the stderr reader has stopped
+	loopDone   chan struct{} // closed when the login watcher has stopped
+	stopLoop   context.CancelFunc
+}
+
+// New starts a master connection to target, "[user[:password]@]host[:port]"
+// (see [ParseTarget]), and waits until it is up, unless opts.Async is set.
+//
+// ctx bounds the connection setup, as does opts.Timeout; once New (or, in
+// async mode, [Master.WaitForMaster]) has succeeded, ctx no longer matters:
+// the master lives until [Master.Close].
+//
+// Bad options and targets are refused with an [*ArgError] before any process
+// starts. A failed login returns an [*Error] with code CodeMasterFailed whose
+// cause tells why: [ErrHostKeyUnknown], [ErrHostKeyChanged], [ErrAuth],
+// [ErrConnRefused], [ErrResolve], [ErrUnreachable], [ErrLoginTimeout] or
+// [ErrMasterExited]; nothing is left running. In async mode, New returns a
+// Master whose first operation (or WaitForMaster) reports such errors.
+func New(ctx context.Context, target string, opts *Options) (*Master, error) {
+	m, err := newMaster(target, opts)
+	if err != nil {
+		return nil, err
+	}
+	if m.external {
+		if err := m.Check(ctx); err != nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	if err := m.start(ctx); err != nil {
+		return nil, err
+	}
+	if m.opts.Async {
+		return m, nil
+	}
+	if err := m.WaitForMaster(ctx); err != nil {
+		m.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// newMaster validates everything and builds a Master without starting it.
+func newMaster(target string, opts *Options) (*Master, error) {
+	m := &Master{}
+	if opts != nil {
+		m.opts = *opts
+		m.opts.MasterOpts = append([]string(nil), opts.MasterOpts...)
+		m.opts.DefaultSSHOpts = append([]string(nil), opts.DefaultSSHOpts...)
+	}
+	o := &m.opts
+	if o.ExternalMaster && target == "" {
+		// The host is never used to connect: the socket decides.
+		target = "0.0.0.0"
+	}
+	t, err := ParseTarget(target)
+	if err != nil {
+		return nil, err
+	}
+	m.host, m.user, m.port, m.ipv6 = t.Host, t.User, t.Port, t.IPv6
+	if o.User != "" {
+		if t.User != "" {
+			return nil, &ArgError{Arg: "Options.User", Value: fmt.Sprintf("%q", o.User), Reason: "the target names a user too"}
+		}
+		if err := checkUser(o.User); err != nil {
+			return nil, err
+		}
+		m.user = o.User
+	}
+	if o.Port != 0 {
+		if t.Port != 0 {
+			return nil, &ArgError{Arg: "Options.Port", Value: fmt.Sprint(o.Port), Reason: "the target names a port too"}
+		}
+		if o.Port < 1 || o.Port > 65535 {
+			return nil, &ArgError{Arg: "Options.Port", Value: fmt.Sprint(o.Port), Reason: "a port is 1-65535"}
+		}
+		m.port = o.Port
+	}
+	if t.HasPassword {
+		m.password = []byte(t.Password)
+	}
+	if err := m.validateAuth(); err != nil {
+		return nil, err
+	}
+	if o.Timeout < 0 {
+		return nil, &ArgError{Arg: "Options.Timeout", Value: o.Timeout.String(), Reason: "negative"}
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"Options.MasterOpts", o.MasterOpts},
+		{"Options.DefaultSSHOpts", o.DefaultSSHOpts},
+		{"Options.KeyPath", []string{o.KeyPath}},
+		{"Options.ProxyCommand", []string{o.ProxyCommand}},
+		{"Options.ConfigFile", []string{o.ConfigFile}},
+		{"Options.CtlPath", []string{o.CtlPath}},
+		{"Options.CtlDir", []string{o.CtlDir}},
+	} {
+		if err := checkArgs(c.name, c.args); err != nil {
+			return nil, err
+		}
+	}
+	m.sshArgv = []string{"ssh"}
+	if o.SSHPath != "" {
+		argv, err := shlex.Split(o.SSHPath)
+		if err != nil || len(argv) == 0 {
+			return nil, &ArgError{Arg: "Options.SSHPath", Value: fmt.Sprintf("%q", o.SSHPath), Reason: fmt.Sprint("cannot split: ", err)}
+		}
+		m.sshArgv = argv
+	}
+	if o.Quoter != nil {
+		m.quoter = o.Quoter
+	} else if m.quoter, err = QuoterFor(o.RemoteShell); err != nil {
+		return nil, err
+	}
+	m.vars = newVarTable(o.Vars, o.ExpandVars)
+	m.log = o.Logger
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	switch n := o.MaxSessions; {
+	case n == 0:
+		m.sessions = make(chan struct{}, 10)
+	case n > 0:
+		m.sessions = make(chan struct{}, n)
+	}
+	if err := m.setupCtlPath(); err != nil {
+		return nil, err
+	}
+	m.ready = make(chan struct{})
+	return m, nil
+}
+
+// validateAuth checks the authentication options. Password logins need a
+// pty, which is the authentication layer's job.
+func (m *Master) validateAuth() error {
+	if len(m.password) > 0 {
+		return &ArgError{Arg: "target", Value: "(password)", Reason: "password login is not supported by this build"}
+	}
+	return nil
+}
+
+// setupCtlPath resolves, checks and (for the default directory) creates the
+// control path.
+func (m *Master) setupCtlPath() error {
+	o := &m.opts
+	if o.ExternalMaster {
+		if o.CtlPath == "" {
+			return &ArgError{Arg: "Options.CtlPath", Reason: "ExternalMaster needs the control path of the master"}
+		}
+		if !isSocket(o.CtlPath) {
+			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ErrMasterGone, Detail: o.CtlPath + " is not a socket"}
+		}
+		m.ctlPath = o.CtlPath
+		m.external = true
+		return nil
+	}
+	if o.CtlPath != "" {
+		p, err := filepath.Abs(o.CtlPath)
+		if err != nil {
+			return &ArgError{Arg: "Options.CtlPath", Value: fmt.Sprintf("%q", o.CtlPath), Reason: err.Error()}
+		}
+		if _, err := os.Lstat(p); err == nil {
+			return &ArgError{Arg: "Options.CtlPath", Value: fmt.Sprintf("%q", p), Reason: "a file already exists there"}
+		}
+		if err := checkCtlPathLen(p); err != nil {
+			return err
+		}
+		if !o.AllowInsecureCtlDir {
+			if err := checkSecureDir(filepath.Dir(p)); err != nil {
+				return err
+			}
+		}
+		m.ctlPath = p
+		return nil
+	}
+	dir := o.CtlDir
+	if dir == "" {
+		d, err := defaultCtlDir()
+		if err != nil {
+			return &Error{Code: CodeMasterFailed, Op: "choose control directory", Err: err}
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return &ArgError{Arg: "Options.CtlDir", Value: fmt.Sprintf("%q", o.CtlDir), Reason: err.Error()}
+	}
+	// Check the length before creating anything: the names are 20 bytes.
+	if err := checkCtlPathLen(filepath.Join(dir, strings.Repeat("x", 20))); err != nil {
+		return err
+	}
+	if err := ensureCtlDir(dir); err != nil {
+		return err
+	}
+	if !o.AllowInsecureCtlDir {
+		if err := checkSecureDir(dir); err != nil {
+			return err
+		}
+	}
+	p, err := newCtlPath(dir, m.user, m.host, m.port)
+	if err != nil {
+		return err
+	}
+	m.ctlPath = p
+	return nil
+}
+
+// start launches the master process and the goroutines that watch it.
+func (m *Master) start(ctx context.Context) error {
+	argv := m.masterArgv()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	if f, ok := osFile(m.opts.MasterStdout); ok {
+		cmd.Stdout = f
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: err}
+	}
+	cmd.Stderr = w
+	cmd.SysProcAttr = masterSysProcAttr(!m.opts.NoPdeathsig)
+	var stdoutW *os.File
+	var stdoutR *os.File
+	if m.opts.MasterStdout != nil && cmd.Stdout == nil {
+		stdoutR, stdoutW, err = os.Pipe()
+		if err != nil {
+			r.Close()
+			w.Close()
+			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: err}
+		}
+		cmd.Stdout = stdoutW
+	}
+	if err := cmd.Start(); err != nil {
+		r.Close()
+		w.Close()
+		if stdoutW != nil {
+			stdoutR.Close()
+			stdoutW.Close()
+		}
+		return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: fmt.Errorf("unable to start %s: %w", argv[0], err)}
+	}
+	w.Close()
+	p := &masterProc{
+		cmd:        cmd,
+		pid:        cmd.Process.Pid,
+		exited:     make(chan struct{}),
+		stderr:     newTailBuffer(16 << 10),
+		stderrR:    r,
+		stderrDone: make(chan struct{}),
+		loopDone:   make(chan struct{}),
+	}
+	m.log.Debug("openssh: master started", "host", m.host, "pid", p.pid, "argv", argv)
+	var out io.Writer = p.stderr
+	if m.opts.MasterStderr != nil {
+		out = io.MultiWriter(p.stderr, m.opts.MasterStderr)
+	}
+	go func() {
+		defer close(p.stderrDone)
+		io.Copy(out, r)
+		r.Close()
+	}()
+	if stdoutR != nil {
+		stdoutW.Close()
+		go func() {
+			io.Copy(m.opts.MasterStdout, stdoutR)
+			stdoutR.Close()
+		}()
+	}
+	go func() {
+		p.waitErr = cmd.Wait()
+		close(p.exited)
+	}()
+	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.stopLoop = cancel
+	m.mu.Lock()
+	m.run = p
+	m.state = stateStarting
+	m.err = nil
+	m.ready = make(chan struct{})
+	ready := m.ready
+	m.mu.Unlock()
+	go m.loginLoop(loopCtx, ctx, p, ready)
+	return nil
+}
+
+// loginLoop waits for the control socket with adaptive polling, bounded by
+// ctx (the caller's), Options.Timeout and the life of the process, then
+// checks the master with -O check. It closes ready when the outcome is known.
+func (m *Master) loginLoop(loopCtx, ctx context.Context, p *masterProc, ready chan struct{}) {
+	defer close(p.loopDone)
+	defer p.stopLoop()
+	err := m.waitSocket(loopCtx, ctx, p)
+	if err == nil {
+		err = m.checkPID(loopCtx, p.pid)
+	}
+	m.mu.Lock()
+	if m.run == p && m.state == stateStarting {
+		if err != nil {
+			m.state = stateFailed
+			m.err = err
+		} else {
+			m.state = stateRunning
+		}
+	} else if err == nil && m.err != nil {
+		err = m.err
+	}
+	m.mu.Unlock()
+	if err != nil {
+		m.log.Debug("openssh: master failed", "host", m.host, "err", err)
+		m.killProc(p, false)
+	} else {
+		m.log.Debug("openssh: master running", "host", m.host, "pid", p.pid)
+	}
+	close(ready)
+}
+
+func (m *Master) waitSocket(loopCtx, ctx context.Context, p *masterProc) error {
+	var deadline <-chan time.Time
+	if m.opts.Timeout > 0 {
+		t := time.NewTimer(m.opts.Timeout)
+		defer t.Stop()
+		deadline = t.C
+	}
+	dt := 20 * time.Millisecond
+	tick := time.NewTimer(0)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+			if isSocket(m.ctlPath) {
+				return nil
+			}
+			if dt < 200*time.Millisecond {
+				dt = dt * 11 / 10
+			}
+			tick.Reset(dt)
+		case <-p.exited:
+			if isSocket(m.ctlPath) {
+				// It came up and died at once; let the check report it.
+				return nil
+			}
+			return m.exitError(p)
+		case <-deadline:
+			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ErrLoginTimeout,
+				Detail: fmt.Sprintf("no control socket after %v%s", m.opts.Timeout, stderrHint(p))}
+		case <-ctx.Done():
+			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ctx.Err()}
+		case <-loopCtx.Done():
+			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ErrClosed}
+		}
+	}
+}
+
+// stderrHint returns the master's last stderr line, for a timeout message.
+func stderrHint(p *masterProc) string {
+	if l := lastLine(p.stderr.Bytes()); l != "" {
+		return " (ssh said: " + l + ")"
+	}
+	return ""
+}
+
+// exitError turns the exit of a master that never came up into a typed
+// error, from what it printed on stderr.
+func (m *Master) exitError(p *masterProc) error {
+	select {
+	case <-p.stderrDone:
+	case <-time.After(500 * time.Millisecond):
+	}
+	text := string(p.stderr.Bytes())
+	cause, line := classifyStderr(text)
+	if cause == nil {
+		cause = ErrMasterExited
+		line = lastLine(p.stderr.Bytes())
+		if ee, ok := p.waitErr.(*exec.ExitError); ok && line == "" {
+			line = ee.String()
+		}
+	}
+	return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: cause, Detail: line}
+}
+
+// classifyStderr finds why ssh failed in its diagnostics. It returns the
+// sentinel and the line that tells, or nil.
+func classifyStderr(text string) (error, string) {
+	rules := []struct {
+		err     error
+		needles []string
+	}{
+		{ErrHostKeyChanged, []string{"REMOTE HOST IDENTIFICATION HAS CHANGED", "Host key for", "host key has changed"}},
+		{ErrHostKeyUnknown, []string{"Host key verification failed", "No ED25519 host key is known", "host key is known for", "authenticity of host"}},
+		{ErrAuth, []string{"Permission denied", "Too many authentication failures", "No more authentication methods"}},
+		{ErrConnRefused, []string{"Connection refused"}},
+		{ErrResolve, []string{"Could not resolve hostname", "Name or service not known", "Temporary failure in name resolution", "nodename nor servname"}},
+		{ErrUnreachable, []string{"Connection timed out", "Network is unreachable", "No route to host", "Operation timed out"}},
+	}
+	lines := strings.Split(strings.ReplaceAll(text, "\r", ""), "\n")
+	for _, r := range rules {
+		for _, l := range lines {
+			for _, n := range r.needles {
+				if strings.Contains(l, n) {
+					return r.err, strings.TrimSpace(strings.Trim(l, "@ "))
+				}
+			}
+		}
+	}
+	return nil, ""
+}
+
+// checkPID runs "ssh -O check" and requires the master to be pid (any pid
+// when pid is 0, for an external master).
+func (m *Master) checkPID(ctx context.Context, pid int) error {
+	out, err := m.control(ctx, "check")
+	got := parseMasterPID(out)
+	if err != nil || got == 0 {
+		detail := lastLine(out)
+		if detail == "" && err != nil {
+			detail = err.Error()
+		}
+		if ctx.Err() != nil {
+			return &Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ctx.Err()}
+		}
+		return &Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ErrMasterGone, Detail: detail}
+	}
+	if pid != 0 && got != pid {
+		return &Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ErrMasterGone,
+			Detail: fmt.Sprintf("socket %s is owned by pid %d (pid %d expected)", m.ctlPath, got, pid)}
+	}
+	return nil
+}
+
+// parseMasterPID reads "Master running (pid=N)".
+func parseMasterPID(out []byte) int {
+	s := string(out)
+	i := strings.Index(s, "pid=")
+	if i < 0 {
+		return 0
+	}
+	n := 0
+	for _, c := range s[i+4:] {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+		if n > 1<<30 {
+			return 0
+		}
+	}
+	return n
+}
+
+// control runs "ssh -O <cmd>" and returns its combined output. The process
+// is killed when ctx is done.
+func (m *Master) control(ctx context.Context, ctl string, extra ...string) ([]byte, error) {
+	argv := m.slaveArgv(slaveSpec{control: ctl, sshOpts: extra})
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.WaitDelay = time.Second
+	cmd.SysProcAttr = slaveSysProcAttr()
+	out, err := cmd.CombinedOutput()
+	m.log.Debug("openssh: control command", "host", m.host, "cmd", ctl, "err", err)
+	return out, err
+}
+
+// WaitForMaster waits until the master is up (or has failed) and returns its
+// error, if any. It is for Masters started with Options.Async; on others it
+// returns at once. ctx bounds only this wait: when it is done the master goes
+// on logging in and a later call can wait again.
+func (m *Master) WaitForMaster(ctx context.Context) error {
+	m.mu.Lock()
+	ready := m.ready
+	m.mu.Unlock()
+	if !m.external {
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return &Error{Code: CodeMasterFailed, Op: "wait", Host: m.host, Err: ctx.Err()}
+		}
+	}
+	return m.alive()
+}
+
+// alive returns the sticky error, or notices a master that died or whose
+// socket vanished since it came up.
+func (m *Master) alive() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.state {
+	case stateRunning:
+	case stateStarting:
+		return &Error{Code: CodeMasterFailed, Op: "wait", Host: m.host, Err: errors.New("master still starting")}
+	default:
+		return m.err
+	}
+	if m.run != nil {
+		select {
+		case <-m.run.exited:
+			m.failLocked(&Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ErrMasterGone, Detail: "master process exited"})
+			return m.err
+		default:
+		}
+	}
+	if !isSocket(m.ctlPath) {
+		m.failLocked(&Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ErrMasterGone, Detail: "control socket " + m.ctlPath + " is gone"})
+		return m.err
+	}
+	return nil
+}
+
+// failLocked records a sticky master failure. m.mu must be held.
+func (m *Master) failLocked(err error) {
+	m.state = stateFailed
+	m.err = err
+}
+
+// Check asks the master whether it is alive ("ssh -O check") and that it is
+// the process this Master started. A failure is sticky: the master is killed
+// and every later operation fails with the same error until [Master.Restart].
+func (m *Master) Check(ctx context.Context) error {
+	if !m.external {
+		if err := m.WaitForMaster(ctx); err != nil {
+			return err
+		}
+	}
+	m.mu.Lock()
+	pid := 0
+	p := m.run
+	if p != nil && !m.external {
+		pid = p.pid
+	}
+	m.mu.Unlock()
+	err := m.checkPID(ctx, pid)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		m.mu.Lock()
+		if m.state == stateRunning || m.external {
+			m.failLocked(err)
+		}
+		m.mu.Unlock()
+		if p != nil && !m.external {
+			m.killProc(p, false)
+		}
+		return err
+	}
+	m.mu.Lock()
+	if m.external && m.state == stateStarting {
+		m.state = stateRunning
+		close(m.ready)
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// Stop tells the master to stop accepting new sessions ("ssh -O stop"): its
+// socket is removed, sessions already running go on. Every later operation
+// fails with [ErrMasterStopped], as in Net::OpenSSH. Close still ends the
+// master process.
+func (m *Master) Stop(ctx context.Context) error {
+	if err := m.WaitForMaster(ctx); err != nil {
+		return err
+	}
+	out, err := m.control(ctx, "stop")
+	if err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: lastLine(out)}
+	}
+	m.mu.Lock()
+	m.state = stateStopped
+	m.err = &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: ErrMasterStopped}
+	m.mu.Unlock()
+	return nil
+}
+
+// Close ends the master: "ssh -O exit", then, if it has not exited after
+// about 2 s, SIGTERM once a second three times and SIGKILL; it reaps the
+// process and removes the socket. A master the Master does not own (external
+// or disowned) is left running. Close is idempotent; after it every
+// operation fails with [ErrClosed].
+func (m *Master) Close() error {
+	m.mu.Lock()
+	if m.state == stateClosed {
+		m.mu.Unlock()
+		return nil
+	}
+	prev := m.state
+	m.state = stateClosed
+	m.err = &Error{Code: CodeMasterFailed, Op: "close", Host: m.host, Err: ErrClosed}
+	p := m.run
+	owned := !m.external && !m.disowned
+	m.mu.Unlock()
+	if p == nil || !owned {
+		return nil
+	}
+	p.stopLoop()
+	<-p.loopDone
+	m.killProc(p, prev == stateRunning)
+	return nil
+}
+
+// killProc ends an owned master process: "-O exit" first when polite, then
+// signals, then reaps it and removes its socket.
+func (m *Master) killProc(p *masterProc, polite bool) {
+	select {
+	case <-p.exited:
+	default:
+		if polite && isSocket(m.ctlPath) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			m.control(ctx, "exit")
+			cancel()
+			select {
+			case <-p.exited:
+			case <-time.After(2 * time.Second):
+			}
+		}
+		sigs := []syscall.Signal{syscall.SIGTERM, syscall.SIGTERM, syscall.SIGTERM, syscall.SIGKILL}
+	signals:
+		for i := 0; ; i++ {
+			sig := syscall.SIGKILL
+			if i < len(sigs) {
+				sig = sigs[i]
+			}
+			select {
+			case <-p.exited:
+				break signals
+			default:
+			}
+			// The master leads its own process group: signal it all, so a
+			// ProxyCommand child goes too.
+			_ = syscall.Kill(-p.pid, sig)
+			_ = syscall.Kill(p.pid, sig)
+			wait := time.Second
+			if i == 0 && !polite {
+				wait = 300 * time.Millisecond
+			}
+			select {
+			case <-p.exited:
+				break signals
+			case <-time.After(wait):
+			}
+		}
+	}
+	// The reader ends at EOF; a grandchild holding stderr must not keep it.
+	select {
+	case <-p.stderrDone:
+	case <-time.After(200 * time.Millisecond):
+		p.stderrR.Close()
+		<-p.stderrDone
+	}
+	if isSocket(m.ctlPath) {
+		os.Remove(m.ctlPath)
+	}
+	m.log.Debug("openssh: master reaped", "host", m.host, "pid", p.pid)
+}
+
+// Disown gives up ownership of the master: Close will leave it running, for
+// another program to use through its socket. It returns the master's pid.
+// Unless Options.NoPdeathsig was set, the kernel still ends the master when
+// this program exits.
+func (m *Master) Disown() (int, error) {
+	if m.external {
+		return 0, &Error{Code: CodeMasterFailed, Op: "disown", Host: m.host, Err: ErrNotOwner}
+	}
+	if err := m.WaitForMaster(context.Background()); err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.disowned = true
+	return m.run.pid, nil
+}
+
+// Restart ends the master (if it still runs) and starts a new one with the
+// same options, then waits for it unless Options.Async is set. It recovers
+// from a sticky failure or a Stop. It refuses external and disowned masters.
+func (m *Master) Restart(ctx context.Context) error {
+	m.mu.Lock()
+	if m.external || m.disowned {
+		m.mu.Unlock()
+		return &Error{Code: CodeMasterFailed, Op: "restart", Host: m.host, Err: ErrNotOwner}
+	}
+	if m.state == stateClosed {
+		m.mu.Unlock()
+		return &Error{Code: CodeMasterFailed, Op: "restart", Host: m.host, Err: ErrClosed}
+	}
+	p := m.run
+	prev := m.state
+	m.state = stateFailed
+	m.err = &Error{Code: CodeMasterFailed, Op: "restart", Host: m.host, Err: errors.New("restarting")}
+	m.mu.Unlock()
+	if p != nil {
+		p.stopLoop()
+		<-p.loopDone
+		m.killProc(p, prev == stateRunning)
+	}
+	if err := m.start(ctx); err != nil {
+		m.mu.Lock()
+		m.failLocked(err)
+		m.mu.Unlock()
+		return err
+	}
+	if m.opts.Async {
+		return nil
+	}
+	return m.WaitForMaster(ctx)
+}
+
+// MasterPID returns the pid of the master process, or 0 when there is none
+// or it is not ours (an external master).
+func (m *Master) MasterPID() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.run == nil {
+		return 0
+	}
+	return m.run.pid
+}
+
+// CtlPath returns the path of the control socket.
+func (m *Master) CtlPath() string { return m.ctlPath }
+
+// User returns the remote user given in the target or Options, or "" when
+// ssh's configuration decides.
+func (m *Master) User() string { return m.user }
+
+// Host returns the remote host, without brackets.
+func (m *Master) Host() string { return m.host }
+
+// Port returns the remote port given in the target or Options, or 0 when
+// ssh's configuration decides.
+func (m *Master) Port() int { return m.port }
+
+// Err returns the sticky error of the master, or nil while it is usable.
+func (m *Master) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+// tailBuffer keeps the last n bytes written to it. It is safe for
+// concurrent use.
+type tailBuffer struct {
+	mu  sync.Mutex
+	n   int
+	buf []byte
+}
+
+func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.n {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.n:]...)
+	}
+	return len(p), nil
+}
+
+// Bytes returns a copy of what the buffer holds.
+func (t *tailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.buf...)
+}

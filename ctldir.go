@@ -1,0 +1,158 @@
+package openssh
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"syscall"
+)
+
+// sunPathSize is the size of sockaddr_un.sun_path on this system.
+func sunPathSize() int {
+	switch runtime.GOOS {
+	case "linux", "android":
+		return 108
+	default: // darwin and the BSDs
+		return 104
+	}
+}
+
+// MaxCtlPathLen is the longest control path ssh can bind on this system.
+// ssh first binds "path.XXXXXXXXXXXXXXXX" (16 random characters) and renames
+// it into place, and sun_path needs a terminating NUL, so the limit is 18
+// bytes below sizeof(sun_path): 90 on Linux, 86 on darwin and the BSDs.
+func MaxCtlPathLen() int { return sunPathSize() - 1 - 17 }
+
+// homeDir returns the home directory of the effective user from the passwd
+// database, not from $HOME (as Net::OpenSSH does).
+func homeDir() (string, error) {
+	u, err := user.LookupId(strconv.Itoa(os.Geteuid()))
+	if err != nil || u.HomeDir == "" {
+		return "", fmt.Errorf("openssh: unable to determine home directory for uid %d: %v", os.Geteuid(), err)
+	}
+	return u.HomeDir, nil
+}
+
+// defaultCtlDir returns the default control directory:
+// $XDG_RUNTIME_DIR/goopenssh when XDG_RUNTIME_DIR is an existing directory,
+// else ~/.goopenssh.
+func defaultCtlDir() (string, error) {
+	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
+		if st, err := os.Stat(x); err == nil && st.IsDir() {
+			return filepath.Join(x, "goopenssh"), nil
+		}
+	}
+	home, err := homeDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(home, ".goopenssh"), nil
+}
+
+// ensureCtlDir creates dir (the last component only, mode 0700) when it does
+// not exist, and checks that it is a directory.
+func ensureCtlDir(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
+		return &Error{Code: CodeMasterFailed, Op: "create control directory", Err: err}
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "create control directory", Err: err}
+	}
+	if !st.IsDir() {
+		return &Error{Code: CodeMasterFailed, Op: "create control directory", Err: fmt.Errorf("%s is not a directory", dir)}
+	}
+	return nil
+}
+
+// checkSecureDir walks from dir (symlinks resolved) up to the root, stopping
+// at the home directory, and requires every directory to be owned by the
+// effective user or root, and not writable by group or others unless it is
+// sticky (like /tmp). It is Net::OpenSSH's _is_secure_path.
+func checkSecureDir(dir string) error {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: err}
+	}
+	real, err = filepath.Abs(real)
+	if err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: err}
+	}
+	home := ""
+	if h, err := homeDir(); err == nil {
+		if rh, err := filepath.EvalSymlinks(h); err == nil {
+			home = rh
+		}
+	}
+	euid := uint32(os.Geteuid())
+	for d := real; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: err}
+		}
+		if !st.IsDir() {
+			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir, Detail: d + " is not a directory"}
+		}
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		if !ok {
+			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir, Detail: "cannot read owner of " + d}
+		}
+		mode := st.Mode()
+		if sys.Uid != euid && sys.Uid != 0 {
+			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir,
+				Detail: fmt.Sprintf("%s is owned by uid %d, not by uid %d or root (see Options.AllowInsecureCtlDir)", d, sys.Uid, euid)}
+		}
+		if mode.Perm()&0o022 != 0 && mode&fs.ModeSticky == 0 {
+			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir,
+				Detail: fmt.Sprintf("%s is writable by group or others (mode %04o) (see Options.AllowInsecureCtlDir)", d, mode.Perm())}
+		}
+		if d == home || d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// checkCtlPathLen refuses control paths that ssh could not bind.
+func checkCtlPathLen(path string) error {
+	if max := MaxCtlPathLen(); len(path) > max {
+		return &ArgError{Arg: "control path", Value: fmt.Sprintf("%q", path),
+			Reason: fmt.Sprintf("%d bytes is too long: ssh binds the path plus 17 bytes in a %d-byte sun_path on %s, so at most %d bytes fit",
+				len(path), sunPathSize(), runtime.GOOS, max),
+			Err: ErrCtlPathTooLong}
+	}
+	return nil
+}
+
+// newCtlPath returns an unused socket path in dir: a short hash of the target,
+// the process and randomness, so the name never leaks the host and stays
+// short whatever the host name's length.
+func newCtlPath(dir, user, host string, port int) (string, error) {
+	for range 10 {
+		var r [16]byte
+		_, _ = rand.Read(r[:])
+		h := sha256.New()
+		fmt.Fprintf(h, "%s-%s-%d-%d-", user, host, port, os.Getpid())
+		h.Write(r[:])
+		name := hex.EncodeToString(h.Sum(nil))[:20]
+		p := filepath.Join(dir, name)
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		}
+	}
+	return "", &Error{Code: CodeMasterFailed, Op: "choose control path", Err: errors.New("unable to find an unused name in " + dir)}
+}
+
+// isSocket reports whether path is a Unix socket.
+func isSocket(path string) bool {
+	st, err := os.Lstat(path)
+	return err == nil && st.Mode()&fs.ModeSocket != 0
+}
