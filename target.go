@@ -38,7 +38,7 @@ func (t Target) HostSquared() string {
 // control character is refused. Errors are [*ArgError].
 func ParseTarget(target string) (Target, error) {
 	var t Target
-	s := strings.TrimSpace(target)
+	s := strings.Trim(target, " \t")
 	if s == "" {
 		return t, argErr("target", target, "empty")
 	}

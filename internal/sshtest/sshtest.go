@@ -25,9 +25,20 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
+
+// TB is the part of testing.TB the harness uses, so that programs (the
+// demo) can run a sandbox too.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	Cleanup(func())
+	Failed() bool
+}
 
 // SSHDPath is the sshd binary the harness runs.
 const SSHDPath = "/usr/sbin/sshd"
@@ -58,7 +69,7 @@ type Config struct {
 
 // Server is a running private sshd.
 type Server struct {
-	t      testing.TB
+	t      TB
 	Config Config
 	// Dir holds the keys, configs and log.
 	Dir string
@@ -86,7 +97,7 @@ type Server struct {
 }
 
 // Require fails (under CI) or skips the test when sshd is not installed.
-func Require(t testing.TB) {
+func Require(t TB) {
 	t.Helper()
 	if _, err := os.Stat(SSHDPath); err == nil {
 		if _, err := exec.LookPath("ssh"); err == nil {
@@ -101,7 +112,7 @@ func Require(t testing.TB) {
 }
 
 // Start starts a server with cfg and stops it when the test ends.
-func Start(t testing.TB, cfg Config) *Server {
+func Start(t TB, cfg Config) *Server {
 	t.Helper()
 	Require(t)
 	dir, err := os.MkdirTemp("", "sshtest")
@@ -151,7 +162,7 @@ func Start(t testing.TB, cfg Config) *Server {
 
 // TestUser returns the account the server logs in as, creating it when
 // running as root and it is missing.
-func TestUser(t testing.TB) string {
+func TestUser(t TB) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		u, err := user.Current()
@@ -193,7 +204,7 @@ var (
 
 // SetPassword gives the test account a password (root only); it returns
 // false when the harness cannot (not root).
-func SetPassword(t testing.TB, password string) bool {
+func SetPassword(t TB, password string) bool {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		return false
@@ -222,7 +233,7 @@ func shadowLocked(name string) bool {
 	return false
 }
 
-func keygen(t testing.TB, path string) {
+func keygen(t TB, path string) {
 	t.Helper()
 	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "sshtest", "-f", path).CombinedOutput()
 	if err != nil {
@@ -230,7 +241,7 @@ func keygen(t testing.TB, path string) {
 	}
 }
 
-func freePort(t testing.TB, addr string) int {
+func freePort(t TB, addr string) int {
 	t.Helper()
 	l, err := net.Listen("tcp", net.JoinHostPort(addr, "0"))
 	if err != nil {

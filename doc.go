@@ -1,0 +1,49 @@
+// Package openssh drives the real OpenSSH ssh program through ControlMaster
+// multiplexing: one authenticated master connection per host, and every
+// operation a slave session that reuses it. It is a Go port of Perl's
+// Net::OpenSSH.
+//
+// Because it runs the system's ssh, everything in the user's ~/.ssh/config
+// works: ProxyJump, agents, certificates, FIDO keys, GSSAPI, known_hosts
+// with several keys per host.
+//
+// # The life of a Master
+//
+// [New] parses the target ("user@host:port", see [ParseTarget]), validates
+// every option, chooses a control socket in a private directory (see
+// [Options.CtlDir]) and starts
+//
+//	ssh <MasterOpts> -o ControlPersist=no -o ServerAliveInterval=N -MNx ... -S <ctl> [-l user] [-p port] -- host
+//
+// in its own session (no controlling terminal) and, on Linux, with a parent
+// death signal, so it never outlives a crashed program. It then waits for the
+// socket, bounded by its context and [Options.Timeout], fails fast when ssh
+// exits, and turns ssh's diagnostics into typed errors ([ErrHostKeyUnknown],
+// [ErrAuth], [ErrConnRefused], ...). Finally "ssh -O check" must report the
+// master's pid.
+//
+// Every slave runs
+//
+//	ssh ... -S <ctl> -o ControlMaster=no -o ProxyCommand=false [-l user] [-p port] -- host '<command>'
+//
+// The two options make a slave whose socket is missing or stale fail with
+// status 255 instead of silently logging in again over a new connection, a
+// documented trap of plain "ssh -S".
+//
+// [Master.Close] sends "ssh -O exit", waits about 2 s, then escalates
+// SIGTERM (three times, once a second) to SIGKILL, reaps the master and
+// removes the socket. It never signals a master it does not own (see
+// [Options.ExternalMaster] and [Master.Disown]).
+//
+// # Errors
+//
+// Failures are [*Error] values with a [Code] mirroring Net::OpenSSH's
+// OSSH_* constants; match them with [errors.Is] against [ErrMasterFailed],
+// [ErrCmdFailed], ... and against the finer causes such as [ErrAuth]. A
+// master failure is sticky until [Master.Restart]. Bad input is an
+// [*ArgError] returned before any process starts. Messages start with
+// "openssh: ".
+//
+// The README maps every Net::OpenSSH method and option to its Go
+// equivalent.
+package openssh
