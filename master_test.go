@@ -396,3 +396,29 @@ func TestCrashLeavesNoMaster(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestConcurrentUse(t *testing.T) {
+	checkNoLeaks(t)
+	m, _ := newTestMaster(t, nil, nil)
+	errs := make(chan error, 20)
+	for range 20 {
+		go func() {
+			errs <- m.Check(t.Context())
+		}()
+	}
+	for range 20 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	// Close racing with operations: they fail cleanly, never hang.
+	for range 10 {
+		go func() { errs <- m.Check(t.Context()) }()
+	}
+	m.Close()
+	for range 10 {
+		if err := <-errs; err != nil && !errors.Is(err, ErrMasterFailed) {
+			t.Errorf("Check racing Close: %v", err)
+		}
+	}
+}
