@@ -25,6 +25,11 @@ import (
 // everything; the master then waits for its control socket as usual. An
 // error it returns fails the login with [ErrAuth].
 //
+// Once the handler has returned nil, a prompt that matches
+// Options.PasswordPrompt (by default, one asking for a password or a
+// passphrase) at the end of ssh's output means the answers were refused:
+// the login fails with [ErrAuth] at once.
+//
 // ctx is cancelled when the login ends (the socket is up, the master exited,
 // the timeout expired); tty's Read then returns [io.EOF]. The handler must
 // not keep tty after it returns.
@@ -99,8 +104,8 @@ func (m *Master) setupAuth() error {
 		return conflict("Options.LoginHandler", "conflicts with Options.Passphrase")
 	case o.Passphrase != "" && o.ForwardAgent:
 		return conflict("Options.Passphrase", "conflicts with Options.ForwardAgent (the agent is kept away from a passphrase login)")
-	case o.PasswordPrompt != nil && !hasPw && o.Passphrase == "":
-		return conflict("Options.PasswordPrompt", "needs a password or a passphrase")
+	case o.PasswordPrompt != nil && !hasPw && o.Passphrase == "" && o.LoginHandler == nil:
+		return conflict("Options.PasswordPrompt", "needs a password, a passphrase or a login handler")
 	case o.ExternalMaster && (hasPw || o.Passphrase != "" || o.LoginHandler != nil):
 		return conflict("Options.ExternalMaster", "an external master does not log in: no password, passphrase or login handler")
 	}
@@ -198,6 +203,7 @@ type ptyLogin struct {
 	mu     sync.Mutex
 	sent   bool   // the secret was written, or the handler returned nil
 	over   bool   // the login is over: stop looking at the terminal
+	buf    []byte // what ssh wrote since the last answer (the last 8 KiB)
 	hbuf   []byte // unread data for the handler
 	hready chan struct{}
 	ttyOff sync.Once
@@ -325,6 +331,8 @@ func (l *ptyLogin) finish() {
 	clear(l.secret)
 	l.secret = nil
 	l.hbuf = nil
+	clear(l.buf)
+	l.buf = nil
 	l.mu.Unlock()
 	l.cancel()
 	l.closeTTY()
@@ -353,12 +361,11 @@ func (l *ptyLogin) fail(err error) {
 // read reads ssh's terminal until it is closed and watches it: host key
 // questions, the prompt, the prompt coming back after the answer.
 func (l *ptyLogin) read() {
-	var buf []byte
 	chunk := make([]byte, 4096)
 	for {
 		n, err := l.ptmx.Read(chunk)
 		if n > 0 {
-			l.see(&buf, chunk[:n])
+			l.see(chunk[:n])
 		}
 		if err != nil {
 			return
@@ -366,9 +373,8 @@ func (l *ptyLogin) read() {
 	}
 }
 
-// see handles one chunk of terminal output. buf accumulates what ssh wrote
-// since the last answer (the last 8 KiB of it).
-func (l *ptyLogin) see(buf *[]byte, data []byte) {
+// see handles one chunk of terminal output.
+func (l *ptyLogin) see(data []byte) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.over {
@@ -381,6 +387,7 @@ func (l *ptyLogin) see(buf *[]byte, data []byte) {
 		default:
 		}
 	}
+	buf := &l.buf
 	*buf = append(*buf, data...)
 	if len(*buf) > 8192 {
 		*buf = append((*buf)[:0], (*buf)[len(*buf)-8192:]...)
@@ -400,11 +407,16 @@ func (l *ptyLogin) see(buf *[]byte, data []byte) {
 		failf(ErrHostKeyChanged, "")
 		return
 	}
-	if l.handler != nil || !promptAtEnd(l.prompt, *buf) {
+	if (l.handler != nil && !l.sent) || !promptAtEnd(l.prompt, *buf) {
 		return
 	}
 	if l.sent {
-		failf(ErrAuth, l.kind+" authentication failed: the prompt came back")
+		// ssh asks again: the answer was refused.
+		what := l.kind + " authentication failed"
+		if l.handler != nil {
+			what = "login failed"
+		}
+		failf(ErrAuth, what+": ssh prompted again")
 		return
 	}
 	// Answer once. ssh has turned echo off before showing the prompt.
@@ -448,6 +460,8 @@ func (l *ptyLogin) runHandler() {
 	}
 	l.mu.Lock()
 	l.sent = true
+	clear(l.buf)
+	l.buf = l.buf[:0]
 	l.mu.Unlock()
 	l.log("openssh: login handler done")
 }

@@ -125,7 +125,9 @@ type Options struct {
 	// authentication is restricted to public keys; it conflicts with
 	// ForwardAgent. A wrong passphrase fails the login with [ErrAuth].
 	Passphrase string
-	// PasswordPrompt recognises ssh's prompt for Password or Passphrase.
+	// PasswordPrompt recognises ssh's prompt for Password or Passphrase
+	// (and, after a LoginHandler has returned, a prompt that means its
+	// answers were refused).
 	// It is matched against what ssh has written on the terminal since the
 	// last answer and must match at the end of it (only blanks may
 	// follow). The default matches prompts that end with ":" or "?" after
