@@ -53,13 +53,14 @@ var (
 // authState is what the master needs for a pty login.
 type authState struct {
 	secret     []byte // the password or passphrase; wiped by Close
+	hasSecret  bool   // a secret was given (set once, never changed)
 	passphrase bool   // secret is a key passphrase, not a password
 	prompt     *regexp.Regexp
 	handler    LoginHandler
 }
 
 // usesPty reports whether the master logs in through a pty.
-func (a *authState) usesPty() bool { return a.secret != nil || a.handler != nil }
+func (a *authState) usesPty() bool { return a.hasSecret || a.handler != nil }
 
 // kind names the secret for messages.
 func (a *authState) kind() string {
@@ -136,6 +137,7 @@ func (m *Master) setupAuth() error {
 	o.Password, o.Passphrase = "", ""
 	m.auth = authState{
 		secret:     secret,
+		hasSecret:  secret != nil,
 		passphrase: secret != nil && !hasPw,
 		prompt:     o.PasswordPrompt,
 		handler:    o.LoginHandler,
@@ -164,7 +166,7 @@ func (m *Master) setupAuth() error {
 func (m *Master) authArgs() []string {
 	a := &m.auth
 	var args []string
-	if a.secret != nil {
+	if a.hasSecret {
 		args = append(args, "-o", "NumberOfPasswordPrompts=1")
 		if a.passphrase {
 			args = append(args, "-o", "PreferredAuthentications=publickey")
@@ -263,6 +265,10 @@ func (m *Master) prepareLogin(cmd *exec.Cmd) (*ptyLogin, error) {
 		l.secret = append([]byte(nil), a.secret...)
 	}
 	m.mu.Unlock()
+	if a.hasSecret && l.secret == nil {
+		l.abort()
+		return nil, &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ErrClosed}
+	}
 	return l, nil
 }
 

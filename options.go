@@ -117,7 +117,9 @@ type Options struct {
 	// password in the target, KeyPath, Passphrase and LoginHandler. It
 	// restricts authentication to keyboard-interactive and password, one
 	// prompt each (NumberOfPasswordPrompts=1), and makes BatchMode ignored.
-	// A wrong password fails the login with [ErrAuth].
+	// A wrong password fails the login with [ErrAuth]. The Master keeps a
+	// copy in a byte slice, for [Master.Restart], and zeroes it in
+	// [Master.Close]; the string itself cannot be wiped.
 	Password string
 	// Passphrase unlocks the private key (KeyPath, or the one in ssh's
 	// configuration), typed on the master's terminal. The agent is kept
