@@ -35,6 +35,7 @@ type Master struct {
 	vars     *varTable
 	log      *slog.Logger
 	sessions chan struct{} // MaxSessions semaphore; nil means no limit
+	auth     authState     // pty login: secret, prompt, handler (auth.go)
 
 	mu       sync.Mutex
 	state    masterState
@@ -65,6 +66,7 @@ type masterProc struct {
 	stderrDone chan struct{} // closed when the stderr reader has stopped
 	loopDone   chan struct{} // closed when the login watcher has stopped
 	stopLoop   context.CancelFunc
+	login      *ptyLogin // the pty login conversation; nil without one
 }
 
 // New starts a master connection to target, "[user[:password]@]host[:port]"
@@ -196,13 +198,10 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	return m, nil
 }
 
-// validateAuth checks the authentication options. Password logins need a
-// pty, which is the authentication layer's job.
+// validateAuth checks the authentication and connection options and moves
+// the secret into m.auth (see setupAuth in auth.go).
 func (m *Master) validateAuth() error {
-	if len(m.password) > 0 {
-		return &ArgError{Arg: "target", Value: "(password)", Reason: "password login is not supported by this build"}
-	}
-	return nil
+	return m.setupAuth()
 }
 
 // setupCtlPath resolves, checks and (for the default directory) creates the
@@ -284,6 +283,12 @@ func (m *Master) start(ctx context.Context) error {
 	}
 	cmd.Stderr = w
 	cmd.SysProcAttr = masterSysProcAttr(!m.opts.NoPdeathsig)
+	login, err := m.prepareLogin(cmd)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return err
+	}
 	var stdoutW *os.File
 	var stdoutR *os.File
 	if m.opts.MasterStdout != nil && cmd.Stdout == nil {
@@ -291,6 +296,7 @@ func (m *Master) start(ctx context.Context) error {
 		if err != nil {
 			r.Close()
 			w.Close()
+			login.abort()
 			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: err}
 		}
 		cmd.Stdout = stdoutW
@@ -298,6 +304,7 @@ func (m *Master) start(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
+		login.abort()
 		if stdoutW != nil {
 			stdoutR.Close()
 			stdoutW.Close()
@@ -313,6 +320,10 @@ func (m *Master) start(ctx context.Context) error {
 		stderrR:    r,
 		stderrDone: make(chan struct{}),
 		loopDone:   make(chan struct{}),
+		login:      login,
+	}
+	if login != nil {
+		login.start(p.exited)
 	}
 	m.log.Debug("openssh: master started", "host", m.host, "pid", p.pid, "argv", argv)
 	var out io.Writer = p.stderr
@@ -358,6 +369,7 @@ func (m *Master) loginLoop(loopCtx, ctx context.Context, p *masterProc, ready ch
 	if err == nil {
 		err = m.checkPID(loopCtx, p.pid)
 	}
+	p.login.finish()
 	m.mu.Lock()
 	if m.run == p && m.state == stateStarting {
 		if err != nil {
@@ -404,7 +416,9 @@ func (m *Master) waitSocket(loopCtx, ctx context.Context, p *masterProc) error {
 				// It came up and died at once; let the check report it.
 				return nil
 			}
-			return m.exitError(p)
+			return p.login.exitError(m.exitError(p))
+		case err := <-p.login.failures():
+			return err
 		case <-deadline:
 			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ErrLoginTimeout,
 				Detail: fmt.Sprintf("no control socket after %v%s", m.opts.Timeout, stderrHint(p))}
@@ -648,6 +662,7 @@ func (m *Master) Close() error {
 	prev := m.state
 	m.state = stateClosed
 	m.err = &Error{Code: CodeMasterFailed, Op: "close", Host: m.host, Err: ErrClosed}
+	m.auth.wipe()
 	p := m.run
 	owned := !m.external && !m.disowned
 	m.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"regexp"
 	"time"
 )
 
@@ -108,6 +109,76 @@ type Options struct {
 	// refused by the server. Zero means 10, sshd's default MaxSessions;
 	// a negative value means no limit.
 	MaxSessions int
+
+	// --- authentication and connection ---
+
+	// Password logs in with a password typed on the master's terminal (a
+	// pty), never passed in argv or the environment. It conflicts with a
+	// password in the target, KeyPath, Passphrase and LoginHandler. It
+	// restricts authentication to keyboard-interactive and password, one
+	// prompt each (NumberOfPasswordPrompts=1), and makes BatchMode ignored.
+	// A wrong password fails the login with [ErrAuth]. The Master keeps a
+	// copy in a byte slice, for [Master.Restart], and zeroes it in
+	// [Master.Close]; the string itself cannot be wiped.
+	Password string
+	// Passphrase unlocks the private key (KeyPath, or the one in ssh's
+	// configuration), typed on the master's terminal. The agent is kept
+	// out (SSH_AUTH_SOCK is removed from the master's environment) and
+	// authentication is restricted to public keys; it conflicts with
+	// ForwardAgent. A wrong passphrase fails the login with [ErrAuth].
+	Passphrase string
+	// PasswordPrompt recognises ssh's prompt for Password or Passphrase
+	// (and, after a LoginHandler has returned, a prompt that means its
+	// answers were refused).
+	// It is matched against what ssh has written on the terminal since the
+	// last answer and must match at the end of it (only blanks may
+	// follow). The default matches prompts that end with ":" or "?" after
+	// the word "password" or "passphrase" on the same line.
+	PasswordPrompt *regexp.Regexp
+	// LoginHandler conducts a custom login on the master's terminal
+	// (keyboard-interactive with several prompts, a device banner). It
+	// conflicts with Password and Passphrase.
+	LoginHandler LoginHandler
+	// HostKeyPolicy says how the server's host key is checked:
+	// [HostKeyStrict] (the default), [HostKeyAcceptNew] or [HostKeyOff].
+	HostKeyPolicy HostKeyPolicy
+	// KnownHostsFile replaces the user's known-hosts file
+	// (UserKnownHostsFile) for the master. See also [LookupHostKey],
+	// [AddHostKey] and [RemoveHostKey].
+	KnownHostsFile string
+
+	// KexAlgorithms, HostKeyAlgorithms, Ciphers and MACs are the
+	// algorithms ssh may negotiate, in order of preference (Net::SSH2's
+	// method preferences). The first name may start with "+" (append to
+	// ssh's defaults), "-" (remove from them; wildcards allowed) or "^"
+	// (put first). Every name must be supported by the local ssh ("ssh
+	// -Q cipher" and so on); a server that supports none of them fails the
+	// login with ssh's "no matching ... found" in the error.
+	KexAlgorithms     []string
+	HostKeyAlgorithms []string
+	Ciphers           []string
+	MACs              []string
+	// Compression turns on zlib compression (Compression=yes).
+	Compression bool
+	// ServerAliveInterval sets ssh's keepalive interval, in whole seconds
+	// (rounded up), instead of the one derived from Timeout.
+	ServerAliveInterval time.Duration
+	// ServerAliveCountMax is how many keepalives may go unanswered before
+	// ssh drops the connection (0: ssh's default, 3).
+	ServerAliveCountMax int
+	// ConnectTimeout bounds the TCP connection and the SSH banner exchange
+	// (ConnectTimeout, whole seconds rounded up).
+	ConnectTimeout time.Duration
+	// IdentityAgent is the agent socket ssh uses ("none" for no agent).
+	IdentityAgent string
+	// IdentitiesOnly makes ssh offer only the configured keys (KeyPath,
+	// IdentityFile), not every key in the agent.
+	IdentitiesOnly bool
+	// CertificateFile is a certificate to present with the key.
+	CertificateFile string
+	// ProxyJump reaches the host through one or more jump hosts,
+	// "[user@]host[:port][,...]". It conflicts with ProxyCommand.
+	ProxyJump string
 }
 
 // osFile returns w as an *os.File when it is one.

@@ -97,8 +97,8 @@ func (m *Master) slaveArgv(s slaveSpec) []string {
 // masterArgv builds the command line of the master:
 //
 //	ssh [SSHPath args] [-F cfg] <MasterOpts> -o ControlPersist=no
-//	    -o ServerAliveInterval=N -M -N -x|-X [-A] [-o BatchMode=yes]
-//	    [-i key -o PreferredAuthentications=publickey] [-o ProxyCommand=...]
+//	    -o ServerAliveInterval=N -MN[A][X|x] <authArgs: auth, host key and
+//	    connection options> [-o ProxyCommand=...]
 //	    -S <ctl> [-l u] [-p p] -- host
 //
 // The caller's MasterOpts come first: ssh keeps the first value it sees for
@@ -106,9 +106,13 @@ func (m *Master) slaveArgv(s slaveSpec) []string {
 func (m *Master) masterArgv() []string {
 	argv := m.baseArgv()
 	argv = append(argv, m.opts.MasterOpts...)
+	alive := strconv.Itoa(serverAliveInterval(m.opts.Timeout.Seconds()))
+	if m.opts.ServerAliveInterval > 0 {
+		alive = seconds(m.opts.ServerAliveInterval) // Options.ServerAliveInterval wins
+	}
 	argv = append(argv,
 		"-o", "ControlPersist=no",
-		"-o", "ServerAliveInterval="+strconv.Itoa(serverAliveInterval(m.opts.Timeout.Seconds())),
+		"-o", "ServerAliveInterval="+alive,
 	)
 	flags := "-MN"
 	if m.opts.ForwardAgent {
@@ -126,18 +130,6 @@ func (m *Master) masterArgv() []string {
 	}
 	argv = append(argv, "-S", m.ctlPath)
 	return append(argv, m.targetArgs()...)
-}
-
-// authArgs returns the master's authentication options.
-func (m *Master) authArgs() []string {
-	var a []string
-	if m.opts.BatchMode {
-		a = append(a, "-o", "BatchMode=yes")
-	}
-	if m.opts.KeyPath != "" {
-		a = append(a, "-i", m.opts.KeyPath, "-o", "PreferredAuthentications=publickey")
-	}
-	return a
 }
 
 // serverAliveInterval is Net::OpenSSH's int((timeout+2)/3), 30 s when no
