@@ -446,7 +446,7 @@ func (m *Master) exitError(p *masterProc) error {
 	case <-time.After(500 * time.Millisecond):
 	}
 	text := string(p.stderr.Bytes())
-	cause, line := classifyStderr(text)
+	line, cause := classifyStderr(text)
 	if cause == nil {
 		cause = ErrMasterExited
 		line = lastLine(p.stderr.Bytes())
@@ -458,8 +458,8 @@ func (m *Master) exitError(p *masterProc) error {
 }
 
 // classifyStderr finds why ssh failed in its diagnostics. It returns the
-// sentinel and the line that tells, or nil.
-func classifyStderr(text string) (error, string) {
+// line that tells and the sentinel, or a nil error.
+func classifyStderr(text string) (string, error) {
 	rules := []struct {
 		err     error
 		needles []string
@@ -476,12 +476,12 @@ func classifyStderr(text string) (error, string) {
 		for _, l := range lines {
 			for _, n := range r.needles {
 				if strings.Contains(l, n) {
-					return r.err, strings.TrimSpace(strings.Trim(l, "@ "))
+					return strings.TrimSpace(strings.Trim(l, "@ ")), r.err
 				}
 			}
 		}
 	}
-	return nil, ""
+	return "", nil
 }
 
 // checkPID runs "ssh -O check" and requires the master to be pid (any pid

@@ -113,7 +113,7 @@ func (m *Master) AuthMethods(ctx context.Context) ([]string, error) {
 	if ctx.Err() != nil {
 		return nil, &Error{Code: CodeSlaveFailed, Op: "auth methods", Host: m.host, Err: ctx.Err()}
 	}
-	cause, line := classifyStderr(text)
+	line, cause := classifyStderr(text)
 	if cause == nil {
 		cause, line = ErrMasterExited, lastLine(out.Bytes())
 	}
