@@ -117,7 +117,7 @@ func TestCipherMismatch(t *testing.T) {
 	o.Ciphers = []string{"aes128-ctr"}
 	start := time.Now()
 	err := connectErr(t, srv.Addr, o)
-	if !errors.Is(err, ErrMasterFailed) || !strings.Contains(err.Error(), "no matching cipher found") {
+	if !errors.Is(err, ErrMasterFailed) || !errors.Is(err, ErrNegotiation) || !strings.Contains(err.Error(), "no matching cipher found") {
 		t.Fatalf("got %v, want a master failure that says no matching cipher", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {

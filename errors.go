@@ -93,6 +93,9 @@ var (
 	ErrResolve = errors.New("openssh: cannot resolve host name")
 	// ErrUnreachable: the connection timed out or the network is unreachable.
 	ErrUnreachable = errors.New("openssh: host unreachable")
+	// ErrNegotiation: client and server share no key exchange, host key,
+	// cipher or MAC algorithm.
+	ErrNegotiation = errors.New("openssh: no matching algorithm")
 	// ErrMasterExited: the master process exited while logging in, for a
 	// reason ssh did not make clear.
 	ErrMasterExited = errors.New("openssh: master process exited unexpectedly")

@@ -468,6 +468,7 @@ func classifyStderr(text string) (string, error) {
 		{ErrHostKeyUnknown, []string{"Host key verification failed", "No ED25519 host key is known", "host key is known for", "authenticity of host"}},
 		{ErrAuth, []string{"Permission denied", "Too many authentication failures", "No more authentication methods"}},
 		{ErrConnRefused, []string{"Connection refused"}},
+		{ErrNegotiation, []string{"Unable to negotiate"}},
 		{ErrResolve, []string{"Could not resolve hostname", "Name or service not known", "Temporary failure in name resolution", "nodename nor servname"}},
 		{ErrUnreachable, []string{"Connection timed out", "Network is unreachable", "No route to host", "Operation timed out"}},
 	}
