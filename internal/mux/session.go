@@ -87,7 +87,7 @@ func (c *Conn) NewSession(ctx context.Context, req SessionRequest, stdin, stdout
 	}
 	reply, err := c.exchange(ctx, opNewSession, m, []*os.File{stdin, stdout, stderr})
 	if err != nil {
-		c.Close() // a refused session's control connection is closed by mux.c too
+		closeIfRefused(c, err)
 		return nil, err
 	}
 	if reply.typ != sSessionOpened {
@@ -120,7 +120,7 @@ func (c *Conn) NewStdioForward(ctx context.Context, target Endpoint, stdin, stdo
 	m := &message{typ: cNewStdioFwd, id: id, connectHost: host, connectPort: port}
 	reply, err := c.exchange(ctx, opStdioFwd, m, []*os.File{stdin, stdout})
 	if err != nil {
-		c.Close()
+		closeIfRefused(c, err)
 		return nil, err
 	}
 	if reply.typ != sSessionOpened {
@@ -128,6 +128,15 @@ func (c *Conn) NewStdioForward(ctx context.Context, target Endpoint, stdin, stdo
 	}
 	c.busy = true
 	return &StdioForward{w: newWaiter(c, reply.value, false)}, nil
+}
+
+// closeIfRefused closes c after a refused session or stdio forward: mux.c
+// closes the control connection then too (the channel's cleanup closes it).
+func closeIfRefused(c *Conn, err error) {
+	var re *ReplyError
+	if errors.As(err, &re) {
+		c.Close()
+	}
 }
 
 // Session is a session opened by [Conn.NewSession]. Call [Session.Wait] or
@@ -150,7 +159,8 @@ type StdioForward struct{ w *waiter }
 //   - [ErrConnClosed]: the session was closed with [Session.Close];
 //   - [ErrProtocol]: the master sent something unexpected;
 //   - ctx's error: the context ended first; the connection is then closed,
-//     which gives the remote process EOF on its input.
+//     which gives the remote process EOF on its input, and later calls
+//     return [ErrConnClosed].
 //
 // The status is -1 with any error. Wait may be called more than once.
 func (s *Session) Wait(ctx context.Context) (int, error) {
