@@ -25,9 +25,9 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// muxMaster starts a server (cfg) and an openssh master on it, both ended
-// when the test ends.
-func muxMaster(t *testing.T, cfg sshtest.Config) *openssh.Master {
+// muxMaster starts a server (cfg) and an openssh master on it with the
+// extra master options, both ended when the test ends.
+func muxMaster(t *testing.T, cfg sshtest.Config, masterOpts ...string) *openssh.Master {
 	t.Helper()
 	srv := sshtest.Start(t, cfg)
 	dir, err := os.MkdirTemp("", "omux")
@@ -39,6 +39,7 @@ func muxMaster(t *testing.T, cfg sshtest.Config) *openssh.Master {
 	defer cancel()
 	m, err := openssh.New(ctx, srv.Addr, &openssh.Options{
 		ConfigFile: srv.SSHConfig, CtlDir: dir, BatchMode: true, Timeout: 20 * time.Second,
+		MasterOpts: masterOpts,
 	})
 	if err != nil {
 		t.Fatalf("openssh.New: %v", err)
@@ -532,5 +533,34 @@ func TestMuxStopAndTerminate(t *testing.T) {
 	}
 	if _, err := c.AliveCheck(ctx); !errors.Is(err, mux.ErrConnClosed) {
 		t.Errorf("AliveCheck after Terminate: %v, want ErrConnClosed", err)
+	}
+}
+
+// Env entries pass only if they match the master's SendEnv (and the
+// server's AcceptEnv); a refused TTY gives MUX_S_TTY_ALLOC_FAIL and the
+// session runs on without one.
+func TestMuxEnvAndTTYAllocFail(t *testing.T) {
+	m := muxMaster(t, sshtest.Config{Extra: []string{"PermitTTY no", "AcceptEnv MUXTEST_*"}}, "-o", "SendEnv=MUXTEST_A")
+	_, _, finish, err := muxStart(t, muxDial(t, m), mux.SessionRequest{
+		Command: `printf '%s %s' "${MUXTEST_A-unset}" "${MUXTEST_B-unset}"`,
+		Env:     []string{"MUXTEST_A=passed", "MUXTEST_B=filtered"},
+	}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := finish(); r.err != nil || r.status != 0 || r.stdout != "passed unset" {
+		t.Errorf("env session: %d, %v, %q; want 0, nil, %q", r.status, r.err, r.stdout, "passed unset")
+	}
+
+	_, _, finish, err = muxStart(t, muxDial(t, m), mux.SessionRequest{Command: "echo hi; exit 4", TTY: true, Term: "vt100"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := finish()
+	if r.err != nil || r.status != 4 || !r.ttyFail || strings.TrimSpace(r.stdout) != "hi" {
+		t.Errorf("tty session: status %d, %v, tty alloc failed %v, stdout %q; want 4, nil, true, hi", r.status, r.err, r.ttyFail, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "PTY allocation request failed") {
+		t.Errorf("stderr %q lacks the master's PTY failure note", r.stderr)
 	}
 }
