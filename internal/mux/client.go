@@ -115,9 +115,15 @@ func (c *Conn) watch(ctx context.Context) func() {
 	if dl, ok := ctx.Deadline(); ok {
 		c.uc.SetDeadline(dl)
 	}
-	stop := context.AfterFunc(ctx, func() { c.uc.SetDeadline(time.Unix(1, 0)) })
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		defer close(fired)
+		c.uc.SetDeadline(time.Unix(1, 0))
+	})
 	return func() {
-		stop()
+		if !stop() {
+			<-fired // let a concurrent cancellation finish before clearing
+		}
 		c.uc.SetDeadline(time.Time{})
 	}
 }
