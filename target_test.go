@@ -74,7 +74,6 @@ func TestParseTargetErrors(t *testing.T) {
 	}
 }
 
-
 func TestTargetHostSquared(t *testing.T) {
 	for in, want := range map[string]string{"h": "h", "::1": "[::1]", "[fe80::1%eth0]:2": "[fe80::1%eth0]"} {
 		tg, err := ParseTarget(in)
