@@ -354,7 +354,7 @@ func checkNUL(arg, shell string) error {
 }
 
 // posixQuoter writes single-quoted strings; a single quote is written as
-// \' and a run of them as "”...".
+// \' and a run of several as that run in double quotes.
 type posixQuoter struct{}
 
 func (posixQuoter) Quote(arg string) (string, error) {
@@ -425,7 +425,8 @@ func runLen(s string, in func(byte) bool) int {
 	return n
 }
 
-// writeQuoteRun writes n single quotes: \' for one, "”..." for more.
+// writeQuoteRun writes n single quotes: \' for one, the run inside double
+// quotes for more.
 func writeQuoteRun(b *strings.Builder, n int) {
 	if n == 1 {
 		b.WriteString(`\'`)
@@ -444,7 +445,7 @@ type globStyle struct {
 }
 
 // globScan quotes arg leaving wildcards active. It reads arg as runs of:
-// single quotes (\' or "”..."); safe or wildcard bytes (verbatim); a
+// single quotes (written as by writeQuoteRun); safe or wildcard bytes (verbatim); a
 // backslash followed by a wildcard or backslash (verbatim, so an escaped
 // wildcard stays escaped); a lone backslash (written \\); anything else up
 // to the next wildcard, backslash or quote (single-quoted).
