@@ -441,6 +441,12 @@ func writeQuoteRun(b *strings.Builder, n int) {
 type globStyle struct {
 	// csh: "!" must be escaped even as a wildcard, and quoted runs
 	// use the csh single-quote rules.
+	//
+	// Bytes >= 0x80 stay quoted. tcsh 6.24 in a UTF-8 locale never
+	// matches a quoted (or backslash-escaped) multibyte character in a
+	// pattern, so caf'é'* finds nothing there while café* would; but
+	// leaving such bytes bare is not an option: BSD csh hangs on a word
+	// where an unquoted byte such as 0xa0 is followed by quoting.
 	csh bool
 }
 

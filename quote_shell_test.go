@@ -316,6 +316,7 @@ func TestQuoteGlobShell(t *testing.T) {
 		want      []string
 		needClass bool // uses [...]: not a wildcard in fish
 		needQmark bool // uses ?: not a wildcard in fish 4
+		nonASCII  bool // quoted non-ASCII next to a wildcard
 	}{
 		{pattern: "a b*", want: []string{"a b*c", "a b1c", "a bxc"}},
 		{pattern: `a b\*c`, want: []string{"a b*c"}},
@@ -333,7 +334,8 @@ func TestQuoteGlobShell(t *testing.T) {
 		{pattern: "new\nl*", want: []string{"new\nline"}},
 		{pattern: "wow!*", want: []string{"wow!.txt"}},
 		{pattern: "semi;*&amp", want: []string{"semi;colon&amp"}},
-		{pattern: "caf\xc3\xa9 *", want: []string{"caf\xc3\xa9 \xff"}},
+		{pattern: "caf\xc3\xa9 *", want: []string{"caf\xc3\xa9 \xff"}, nonASCII: true},
+		{pattern: "caf\xc3\xa9 \xff", want: []string{"caf\xc3\xa9 \xff"}},
 		{pattern: `"dq" 'sq*`, want: []string{`"dq" 'sq'`}},
 		{pattern: "%pct*", want: []string{"%pct%"}},
 	}
@@ -350,6 +352,12 @@ func TestQuoteGlobShell(t *testing.T) {
 			for _, loc := range shellLocales {
 				for _, tt := range tests {
 					if sh.quoter == Fish && (tt.needClass || tt.needQmark) {
+						continue
+					}
+					if sh.name == "tcsh" && loc != "C" && tt.nonASCII {
+						// tcsh in a UTF-8 locale never matches a
+						// quoted multibyte character in a pattern;
+						// see globStyle in quote.go.
 						continue
 					}
 					q, err := quoteArgs(sh.quoter, false, []string{"printf", `%s\000`})
