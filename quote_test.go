@@ -31,8 +31,8 @@ var posixGolden = []quoteCase{
 	{`a\*b`, `'a\*b'`, `a\*b`},
 	{"-x", "-x", "-x"},
 	{"a,b:c@d", "a,b:c@d", "a,b:c@d"},
-	{"/foo/", "/foo/", "/foo/"},                                         // t/1_run.t 30
-	{"./foo*/bar&biz;", "'./foo*/bar&biz;'", "./foo*/bar'&biz;'"},       // t/1_run.t 31-35
+	{"/foo/", "/foo/", "/foo/"},                                   // t/1_run.t 30
+	{"./foo*/bar&biz;", "'./foo*/bar&biz;'", "./foo*/bar'&biz;'"}, // t/1_run.t 31-35
 	{"#@$#$%&(@#_)erkljgfd'' 345345' { { / // ///foo bar////doz '''' heloo", // t/1_run.t 27
 		`'#@$#$%&(@#_)erkljgfd'"''"' 345345'\'' { { / // ///foo bar////doz '"''''"' heloo'`,
 		`'#@$#$%&(@#_)erkljgfd'"''"' 345345'\'' '{' '{' / // ///foo bar////doz '"''''"' heloo'`},
@@ -57,7 +57,7 @@ var cshGolden = []quoteCase{
 	{"a\nb", "'a\\\nb'", "a'\\\nb'"},
 	{"x!y\n", "'x\\!y\\\n'", "x\\!y'\\\n'"},
 	{"a*b?[c]", "'a*b?[c]'", "a*b?[c]"},
-	{`a\b`, `'a\b'`, `a\\b`},                                           // bug fix: Perl dies
+	{`a\b`, `'a\b'`, `a\\b`}, // bug fix: Perl dies
 	{`C:\Program Files\x\`, `'C:\Program Files\x\'`, `C:\\Program' Files'\\x\\`}, // bug fix
 	{`a\*b`, `'a\*b'`, `a\*b`},
 	{`a\!b`, `'a\\!b'`, `a\!b`},
