@@ -73,7 +73,7 @@ var (
 	// sshd starts the command directly. It has no redirection fragments.
 	MSWin Quoter = msWinQuoter{}
 	// MSCmd escapes the metacharacters of cmd.exe with "^". Arguments that
-	// are empty or hold white space are grouped in double quotes, unless
+	// are empty or hold a space or tab are grouped in double quotes, unless
 	// they already contain a double quote, in which case the caller (usually
 	// MSWin in the "MSCmd,MSWin" chain) is expected to have grouped them.
 	// CR, LF and NUL cannot be passed through cmd.exe and are refused.
@@ -656,7 +656,10 @@ func isCmdSpecial(c byte) bool {
 }
 
 // Quote fixes Net::OpenSSH, which never groups: an empty argument, or one
-// with white space and no double quote, is wrapped in double quotes. When
+// with a space, tab or vertical tab and no double quote, is wrapped in
+// double quotes. These are the characters MSWin also groups on, so that in
+// the "MSCmd,MSWin" chain MSCmd never groups again what MSWin left bare
+// (grouping a\ would turn its final backslash into an escaped quote). When
 // the argument also holds a metacharacter the quotes are written ^" so
 // that cmd.exe stays outside quoted mode, where a caret escapes; inside a
 // quoted region it would be passed on literally.
@@ -668,7 +671,7 @@ func (msCmdQuoter) Quote(arg string) (string, error) {
 		}
 		return "", encodingError(arg, "cmd.exe", what)
 	}
-	group := arg == "" || strings.ContainsAny(arg, " \t\v\f") && !strings.Contains(arg, `"`)
+	group := arg == "" || strings.ContainsAny(arg, " \t\v") && !strings.Contains(arg, `"`)
 	special := false
 	for i := 0; i < len(arg); i++ {
 		if isCmdSpecial(arg[i]) {

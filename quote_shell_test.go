@@ -44,26 +44,31 @@ var testShells = []shellSpec{
 // that decode multibyte text behave differently in a UTF-8 locale.
 var shellLocales = []string{"C.UTF-8", "C"}
 
-var shellCheck sync.Map // name -> error
+var shellCheck sync.Map // name -> *error
 
-// requireShell skips the test when sh is not installed, or fails it when
-// the CI environment variable is set (CI installs every shell).
-func requireShell(t testing.TB, sh shellSpec) {
-	t.Helper()
+// shellUsable reports why sh cannot be run, or nil. The answer is cached.
+func shellUsable(sh shellSpec) error {
 	v, ok := shellCheck.Load(sh.name)
 	if !ok {
 		var err error
 		if _, err = exec.LookPath(sh.argv[0]); err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			out, e := exec.CommandContext(ctx, sh.argv[0], append(sh.argv[1:], "-c", "echo good")...).Output()
+			out, e := exec.CommandContext(ctx, sh.argv[0], append(slices.Clone(sh.argv[1:]), "-c", "echo good")...).Output()
 			cancel()
 			if e != nil || string(out) != "good\n" {
 				err = fmt.Errorf("%s -c 'echo good' gave %q, %v", sh.name, out, e)
 			}
 		}
-		v, _ = shellCheck.LoadOrStore(sh.name, err)
+		v, _ = shellCheck.LoadOrStore(sh.name, &err)
 	}
-	if err, _ := v.(error); err != nil {
+	return *v.(*error)
+}
+
+// requireShell skips the test when sh is not installed, or fails it when
+// the CI environment variable is set (CI installs every shell).
+func requireShell(t testing.TB, sh shellSpec) {
+	t.Helper()
+	if err := shellUsable(sh); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("shell %s is required under CI: %v", sh.name, err)
 		}

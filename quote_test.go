@@ -124,6 +124,7 @@ var chainGolden = []quoteCase{
 	{"a & b", `^"a ^& b^"`, `^"a ^& b^"`},
 	{`C:\Program Files\x\`, `^"C:\Program Files\x\\^"`, `^"C:\Program Files\x\\^"`},
 	{"50% (x)", `^"50^% ^(x^)^"`, `^"50^% ^(x^)^"`},
+	{"\f\\", "\f\\", "\f\\"}, // found by fuzzing: MSCmd must not group it
 }
 
 func TestQuoteGolden(t *testing.T) {
