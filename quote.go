@@ -534,13 +534,24 @@ func (cshQuoter) Quote(arg string) (string, error) {
 }
 
 // writeCshSingle writes s (without single quotes) single-quoted for csh.
+//
+// tcsh in a UTF-8 locale decodes the obsolete six-byte sequences that
+// start with 0xfd into values that collide with its internal flag bits,
+// and prints them back as a single 0xff. A 0xfd followed by a continuation
+// byte is therefore followed by two single quotes (closing and reopening
+// the quoted string), which
+// breaks the sequence without changing the word.
 func writeCshSingle(b *strings.Builder, s string) {
 	b.WriteByte('\'')
 	for i := 0; i < len(s); i++ {
-		if s[i] == '!' || s[i] == '\n' {
+		c := s[i]
+		if c == '!' || c == '\n' {
 			b.WriteByte('\\')
 		}
-		b.WriteByte(s[i])
+		b.WriteByte(c)
+		if c == 0xfd && i+1 < len(s) && s[i+1]&0xc0 == 0x80 {
+			b.WriteString("''")
+		}
 	}
 	b.WriteByte('\'')
 }

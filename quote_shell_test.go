@@ -243,6 +243,7 @@ var nastyStrings = []string{
 	"\x9b", "\x1b[31m", "\x7f", "\x01", "#", "a#b", "^", "^a^b", "=", "a=b", "a b=c", ";", "&", "|", "<", ">",
 	"(", ")", "\"", `"'"`, "\\\"", "a\\\nb", "'\n'", "!\n!", "\\\\\n", "\xe2\x80\xa8", "\xc2\x85",
 	"é'é", "\x82\x27", "\xa0", "\xe3\x81\x82'\xe3\x81", strings.Repeat("'", 40), strings.Repeat("\\", 41),
+	"\xfd\xb1\x98\x8b\x9b\xbf", "\xfd\xbf\xbf\xbf\xbf\xbf\xbf", "\xfc\x84\x80\x80\x80\x80", "\xf8\x88\x80\x80\x80",
 	strings.Repeat("!", 30), strings.Repeat("\n", 30), strings.Repeat("\xff", 200), "\u00a0\u3000",
 }
 

@@ -63,6 +63,9 @@ var cshGolden = []quoteCase{
 	{`a\!b`, `'a\\!b'`, `a\!b`},
 	{"$HOME", "'$HOME'", "'$HOME'"},
 	{"./foo*/bar&biz;", "'./foo*/bar&biz;'", "./foo*/bar'&biz;'"},
+	// tcsh cannot read back a six-byte sequence led by 0xfd: break it.
+	{"\xfd\xb1\x98\x8b\x9b\xbf", "'\xfd''\xb1\x98\x8b\x9b\xbf'", "'\xfd''\xb1\x98\x8b\x9b\xbf'"},
+	{"\xfd", "'\xfd'", "'\xfd'"},
 }
 
 var fishGolden = []quoteCase{
