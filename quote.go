@@ -539,8 +539,7 @@ func (cshQuoter) Quote(arg string) (string, error) {
 // start with 0xfd into values that collide with its internal flag bits,
 // and prints them back as a single 0xff. A 0xfd followed by a continuation
 // byte is therefore followed by two single quotes (closing and reopening
-// the quoted string), which
-// breaks the sequence without changing the word.
+// the quoted string), which breaks the sequence without changing the word.
 func writeCshSingle(b *strings.Builder, s string) {
 	b.WriteByte('\'')
 	for i := 0; i < len(s); i++ {
