@@ -10,13 +10,19 @@ import (
 // stream is discarded (Net::OpenSSH's "extended quoting").
 type Fragment int
 
-// The redirections a [Quoter] may know how to write.
+// The redirections a [Quoter] may know how to write. The POSIX text is
+// shown for each.
 const (
-	StdinDiscard           Fragment = iota // </dev/null
-	StdoutDiscard                          // >/dev/null
-	StderrDiscard                          // 2>/dev/null
-	StdoutAndStderrDiscard                 // >/dev/null 2>&1
-	StderrToStdout                         // 2>&1
+	// StdinDiscard reads stdin from the null device: </dev/null.
+	StdinDiscard Fragment = iota
+	// StdoutDiscard discards stdout: >/dev/null.
+	StdoutDiscard
+	// StderrDiscard discards stderr: 2>/dev/null.
+	StderrDiscard
+	// StdoutAndStderrDiscard discards both: >/dev/null 2>&1.
+	StdoutAndStderrDiscard
+	// StderrToStdout sends stderr where stdout goes: 2>&1.
+	StderrToStdout
 )
 
 var fragmentNames = [...]string{

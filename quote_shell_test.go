@@ -23,6 +23,12 @@ type shellSpec struct {
 	quoter Quoter
 }
 
+// ksh is AT&T ksh93 (93u+m/1.0.4) here. Net::OpenSSH's t/quoting.t skips
+// AT&T ksh because an older one misread a quote after a byte >= 0x80 (its
+// "broken ksh" string \x82'<~{, kept in nastyStrings); this one reads
+// every string back in both the C and the UTF-8 locale, so it is tested
+// like the others, with no special locale.
+//
 // Startup files are skipped (-f, --no-config): they belong to the user, not
 // to the quoting. sshd runs the remote command as `$SHELL -c <command>`,
 // which is the form used here.
