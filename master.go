@@ -180,6 +180,11 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	} else if m.quoter, err = QuoterFor(o.RemoteShell); err != nil {
 		return nil, err
 	}
+	for name := range o.Vars {
+		if err := checkVarName(name); err != nil {
+			return nil, err
+		}
+	}
 	m.vars = newVarTable(o.Vars, o.ExpandVars)
 	m.log = o.Logger
 	if m.log == nil {

@@ -114,6 +114,7 @@ func TestBadOptions(t *testing.T) {
 		{"h", Options{SSHPath: "ssh 'unclosed"}},
 		{"h", Options{Timeout: -time.Second}},
 		{"h", Options{RemoteShell: "no-such-shell!"}},
+		{"h", Options{Vars: map[string]string{"a b": "x"}}},
 	}
 	for _, c := range cases {
 		c.o.CtlDir = dir
