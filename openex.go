@@ -82,7 +82,9 @@ type Cmd struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	// StderrToStdout sends standard error where standard output goes (one
-	// file descriptor for both, as 2>&1).
+	// local file descriptor for both). ssh carries the two streams apart,
+	// so their relative order is lost, except when the arguments are
+	// quoted: then the remote line also gets 2>&1 and the order is kept.
 	StderrToStdout bool
 	// Tty asks for a remote terminal (ssh -tt). [Cmd.StartPty] sets it.
 	Tty bool
@@ -112,10 +114,13 @@ type Cmd struct {
 	// Stderr and the pipes of StdinPipe, StdoutPipe and StderrPipe; with it
 	// set, *os.File streams are copied too). The error matches
 	// [ErrTimeout]. What ends depends on KillOnTimeout: when false (as in
-	// Net::OpenSSH), the library closes its ends of the pipes and Wait
-	// waits for ssh to exit by itself, which it does when the remote
-	// command next touches a closed stream or exits; when true, the local
-	// ssh is killed as on ctx cancellation and Wait returns at once. It
+	// Net::OpenSSH), the library closes its ends of the pipes, the copying
+	// stops, and Wait waits for ssh to exit by itself, which it does when
+	// the remote command exits (with OpenSSH 9.2 the master keeps the
+	// session open even when the remote command writes to a stream whose
+	// local end is closed; ctx still bounds the wait); when true, the
+	// local ssh is killed as on ctx cancellation and Wait returns at once.
+	// It
 	// cannot be used with StartPty, StartSocket or StartPipedTo, whose
 	// streams the library does not see.
 	IdleTimeout time.Duration
@@ -991,6 +996,14 @@ func (c *Cmd) Wait() error {
 	if c.inPipeW != nil {
 		c.inPipeW.Close()
 	}
+	if c.getFail() != nil {
+		// Killed or timed out: the master still holds the other ends of
+		// the pipes (ssh passed them to it) until the remote command ends,
+		// so EOF may be far off. Stop reading now.
+		for _, f := range c.ours {
+			f.Close()
+		}
+	}
 	c.waitCopies()
 	for _, cl := range c.afterW {
 		cl.Close()
@@ -1087,16 +1100,10 @@ func (c *Cmd) exitError(st *os.ProcessState) error {
 		}
 		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("ssh failed"), Detail: lastLine(tail)}
 	}
-	if sig := signalFromStderr(text); sig != "" {
-		ee.Signal = sig
-	}
+	// A remote process killed by a signal: the mux client of OpenSSH 9.2
+	// exits with 255 and prints nothing (the exit-signal message reaches
+	// only the master), so Signal cannot be set here; see ExitError.
 	return ee
-}
-
-// signalFromStderr finds the signal name in ssh's report of a remote
-// process killed by a signal.
-func signalFromStderr(text string) string {
-	return ""
 }
 
 // Run starts the command and waits for it.
