@@ -576,7 +576,8 @@ func TestCmdManySequential(t *testing.T) {
 	if g := runtime.NumGoroutine(); g > gs {
 		t.Errorf("goroutines grew from %d to %d", gs, g)
 	}
-	if p := sshtest.CountProcesses("ssh ") - 1; p != 0 { // the master
+	// (The needle "ssh " would also match sshd's "sshd: goopenssh" processes.)
+	if p := sshtest.CountProcesses("ssh -F ") - 1; p != 0 { // the master
 		t.Errorf("%d ssh children left", p)
 	}
 	t.Logf("%d sequential commands in %v (%v each)", n, d, d/time.Duration(n))
