@@ -44,8 +44,14 @@ const (
 // a shorthand: m.Capture(ctx, args...) is m.Command(ctx, args...).Capture().
 // A Cmd runs once.
 //
-// Every run is one slave ssh process on the master's connection. Its local
-// side ends as follows:
+// Every run is one slave ssh process on the master's connection; Args and
+// SSHOpts are %VAR% expanded (when the Master has expansion on) before
+// quoting. When quoting is on, the extended redirections of Net::OpenSSH
+// are appended for the streams that are discarded ("</dev/null",
+// ">/dev/null", "2>/dev/null", ">/dev/null 2>&1") and for StderrToStdout
+// ("2>&1"), except by PipeIn, PipeOut and MakeRemoteCommand. At most
+// Options.MaxSessions commands of a Master run at once; Start waits for a
+// slot. The local side ends as follows:
 //
 //   - ctx: when it is done before the command ends, the local ssh gets
 //     SIGTERM, again after half of the grace period, then SIGKILL (the grace
@@ -129,7 +135,8 @@ type Cmd struct {
 	KillOnTimeout bool
 
 	// Dir runs the command in that remote directory: the remote line is
-	// prefixed with "cd <dir> || exit 1; ". It assumes a POSIX shell.
+	// prefixed with "cd <dir> || exit 1; " (%VAR% expanded, quoted). It
+	// assumes a POSIX shell.
 	Dir string
 	// Env sets remote environment variables, each "NAME=value": the remote
 	// line is prefixed with "export NAME=<value> ...; " (values quoted). It
@@ -294,7 +301,7 @@ func (c *Cmd) buildLine(inDiscard, outDiscard, errDiscard bool) (string, error) 
 	}
 	var pre strings.Builder
 	if c.Dir != "" {
-		d, err := q.Quote(c.Dir)
+		d, err := q.Quote(c.m.expand(c.Dir))
 		if err != nil {
 			return "", err
 		}
@@ -972,12 +979,19 @@ func (c *Cmd) kill() {
 }
 
 // Wait waits for the command to exit and for the copying of its streams,
-// and releases its session slot. A non-zero exit is an [*ExitError];
-// ctx and the idle timeout give an [*Error] (see [Cmd]); when ssh exits
-// with 255 and the master turns out to be gone, or ssh says the session was
-// refused, the error is an [*Error] with code CodeSlaveFailed whose chain
-// holds the master's failure. Otherwise 255 stays an [*ExitError]: the
-// remote command may have exited with 255 itself.
+// and releases its session slot. The first failure wins: ctx and the idle
+// timeout give an [*Error] (see [Cmd]); a non-zero exit is an
+// [*ExitError] with the remote status. Status 255 is ambiguous: ssh uses it
+// for its own failures, a remote command may exit with it, and the mux
+// client of OpenSSH (checked with 9.2) also reports a remote process killed
+// by a signal as 255 and prints nothing, so [ExitError.Signal] stays empty
+// (a remote shell that reports the signal itself gives 128+n). On 255 the
+// library checks the master: when it is gone, or ssh said the session was
+// refused or its control socket failed, the error is an [*Error] with code
+// CodeSlaveFailed whose chain holds the master's failure
+// (errors.Is(err, ErrMasterGone) when the master died). Otherwise 255
+// stays an [*ExitError]. A failure to copy a stream (a Writer returning an
+// error) is an [*Error] with code CodeSlavePipeFailed.
 func (c *Cmd) Wait() error {
 	if !c.started || c.ecmd == nil {
 		return &ArgError{Arg: "Cmd", Reason: "Wait before a successful Start"}
