@@ -1099,20 +1099,19 @@ func (c *Cmd) exitError(st *os.ProcessState) error {
 	if err := m.alive(); err != nil {
 		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: err}
 	}
+	// The master may have died an instant ago (not reaped yet, its socket
+	// still there): ask it.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	cerr := m.Check(ctx)
+	cancel()
+	if cerr != nil {
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: cerr}
+	}
 	text := string(tail)
-	switch {
-	case strings.Contains(text, "refused by peer"), strings.Contains(text, "session request failed"),
-		strings.Contains(text, "open failed"):
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("session refused"), Detail: lastLine(tail)}
-	case strings.Contains(text, "Control socket connect"), strings.Contains(text, "mux_client"),
-		strings.Contains(text, "ControlSocket"), strings.Contains(text, "ProxyCommand"):
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		cerr := m.Check(ctx)
-		cancel()
-		if cerr != nil {
-			return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: cerr}
-		}
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("ssh failed"), Detail: lastLine(tail)}
+	if strings.Contains(text, "refused by peer") || strings.Contains(text, "session request failed") ||
+		strings.Contains(text, "open failed") || strings.Contains(text, "Control socket connect") ||
+		strings.Contains(text, "mux_client") {
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("session failed"), Detail: lastLine(tail)}
 	}
 	// A remote process killed by a signal: the mux client of OpenSSH 9.2
 	// exits with 255 and prints nothing (the exit-signal message reaches
