@@ -788,6 +788,18 @@ func (m *Master) Restart(ctx context.Context) error {
 	return m.WaitForMaster(ctx)
 }
 
+// sessionLinger is how long a session slot stays taken after its ssh has
+// exited. The mux client exits as soon as it gets the exit status, a moment
+// before sshd has closed the channel and freed the session, so a slot
+// released at once can let one session too many reach sshd, which refuses
+// it.
+const sessionLinger = 25 * time.Millisecond
+
+// releaseSession frees a MaxSessions slot after sessionLinger.
+func (m *Master) releaseSession() {
+	time.AfterFunc(sessionLinger, func() { <-m.sessions })
+}
+
 // MasterPID returns the pid of the master process, or 0 when there is none
 // or it is not ours (an external master).
 func (m *Master) MasterPID() int {

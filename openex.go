@@ -1023,7 +1023,7 @@ func (c *Cmd) Wait() error {
 		cl.Close()
 	}
 	if c.slot {
-		<-c.m.sessions
+		c.m.releaseSession()
 		c.slot = false
 	}
 	var lerr error
