@@ -220,7 +220,7 @@ func (m *Master) DialContext(ctx context.Context, network, address string) (net.
 // dialStdio runs "ssh -W target" with one end of a socketpair as its stdin
 // and stdout and returns the other end.
 func (m *Master) dialStdio(ctx context.Context, target string, raddr net.Addr) (net.Conn, error) {
-	op := "dial " + raddr.String()
+	op := "tunnel to " + raddr.String() + " via"
 	opts := append([]string{"-o", "LogLevel=DEBUG1"}, m.opts.DefaultSSHOpts...)
 	argv := m.slaveArgv(slaveSpec{tunnel: target, sshOpts: opts})
 	if err := checkArgs("argv", argv); err != nil {
@@ -343,7 +343,7 @@ func (m *Master) dialUnix(ctx context.Context, path string) (net.Conn, error) {
 	if err := m.WaitForMaster(ctx); err != nil {
 		return nil, err
 	}
-	op := "dial " + path
+	op := "tunnel to " + path + " via"
 	dir, err := os.MkdirTemp("", "osshd")
 	if err != nil {
 		return nil, &Error{Code: CodeSlavePipeFailed, Op: op, Host: m.host, Err: err}
