@@ -366,7 +366,7 @@ func (m *Master) forwardError(ctx context.Context, op string, spec ForwardSpec, 
 			detail += " (master: " + l + ")"
 		}
 	}
-	return &Error{Code: CodeSlaveFailed, Op: op + " " + spec.String(), Host: m.host, Err: ErrForwardFailed, Detail: detail}
+	return &Error{Code: CodeSlaveFailed, Op: op + " " + spec.String() + " via", Host: m.host, Err: ErrForwardFailed, Detail: detail}
 }
 
 // masterLogLine returns the last line of the master's stderr that contains
