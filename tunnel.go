@@ -165,10 +165,12 @@ func (m *Master) Dial(network, address string) (net.Conn, error) {
 // "ssh -W host:port" process (no port is opened on either machine) which
 // lives until Close.
 //
-// For network "unix", address is a socket path on the remote host. OpenSSH
-// before 9.4 cannot stdio-forward to a Unix socket (and quietly opens a
-// shell session instead), so the conn goes through a temporary local
-// forward ("-O forward -L") that is cancelled as soon as it is connected.
+// For network "unix", address is a socket path on the remote host. The
+// "ssh -W path" of OpenSSH 9.2 (and other releases older than the 2023
+// upstream change that added Unix sockets to -W) quietly opens a shell
+// session instead of a forward, so the conn goes through a temporary local
+// forward ("-O forward -L") from a socket in a private directory, cancelled
+// as soon as it is connected.
 //
 // The returned conn supports deadlines (SetDeadline and friends) and
 // half-close (CloseWrite, as a *net.UnixConn). Its RemoteAddr is a
