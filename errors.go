@@ -120,6 +120,14 @@ var (
 	// ErrNotOwner: the operation needs a master this Master started itself
 	// (not an external or disowned one).
 	ErrNotOwner = errors.New("openssh: master not owned")
+	// ErrForwardFailed: a port forward or tunnel was refused, by the
+	// master (a local port in use) or by the server (the target refused
+	// the connection, forwarding is not allowed, a remote port is in use).
+	ErrForwardFailed = errors.New("openssh: forwarding failed")
+	// ErrForwardDenied: the server forbids the forwarding (sshd's
+	// "administratively prohibited", from AllowTcpForwarding or
+	// PermitOpen). It comes with [ErrForwardFailed].
+	ErrForwardDenied = errors.New("openssh: forwarding denied by the server")
 )
 
 // Error is a failure of an operation on a [Master]. Code classifies it as

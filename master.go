@@ -43,6 +43,8 @@ type Master struct {
 	run      *masterProc // the current master process; nil for an external master
 	ready    chan struct{}
 	disowned bool
+
+	listeners listenerSet // open Listen listeners, closed by Close
 }
 
 type masterState int
@@ -672,6 +674,7 @@ func (m *Master) Close() error {
 	p := m.run
 	owned := !m.external && !m.disowned
 	m.mu.Unlock()
+	m.listeners.closeAll()
 	if p == nil || !owned {
 		return nil
 	}

@@ -1,0 +1,433 @@
+package openssh
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// TunnelAddr is the [net.Addr] of the ends of a conn returned by
+// [Master.Dial] or accepted by a [Master.Listen] listener.
+type TunnelAddr struct {
+	// Net is "ssh-tcp" or "ssh-unix" for the end on the far side of the
+	// SSH connection, and "ssh" for the SSH connection itself.
+	Net string
+	// Address is "host:port" or a socket path on the far side, or the SSH
+	// destination ("user@host:port", the parts that were given).
+	Address string
+}
+
+// Network returns a.Net.
+func (a *TunnelAddr) Network() string { return a.Net }
+
+// String returns a.Address.
+func (a *TunnelAddr) String() string { return a.Address }
+
+// destination returns the SSH destination for addresses and messages.
+func (m *Master) destination() string {
+	h := m.host
+	if m.port != 0 {
+		h = net.JoinHostPort(h, strconv.Itoa(m.port))
+	}
+	if m.user != "" {
+		h = m.user + "@" + h
+	}
+	return h
+}
+
+// tunnelConn is a conn through the master: a socket whose other end is a
+// "ssh -W" process (proc set), a temporary local forward, or a remote
+// forward. It keeps every method of net.UnixConn (deadlines, CloseWrite).
+type tunnelConn struct {
+	*net.UnixConn
+	local, remote net.Addr
+	proc          *tunnelProc // the ssh -W process, or nil
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// tunnelProc is the ssh process behind a -W tunnel.
+type tunnelProc struct {
+	cmd    *exec.Cmd
+	stderr *stderrWatch
+	exited chan struct{} // closed once the process is reaped
+}
+
+// LocalAddr returns the near end: the SSH connection ([TunnelAddr] with Net
+// "ssh") for a dialled conn, the remote listening address for an accepted
+// one.
+func (c *tunnelConn) LocalAddr() net.Addr { return c.local }
+
+// RemoteAddr returns the far end: the address dialled ([TunnelAddr] with
+// Net "ssh-tcp" or "ssh-unix") for a dialled conn, the SSH connection for
+// an accepted one.
+func (c *tunnelConn) RemoteAddr() net.Addr { return c.remote }
+
+// Close closes the conn. For a -W tunnel it first lets ssh take what was
+// written (up to 5 s), then ends the ssh process and reaps it; the master
+// then closes the channel, so the far end sees the connection closed.
+func (c *tunnelConn) Close() error {
+	c.closeOnce.Do(func() {
+		p := c.proc
+		if p != nil {
+			// Data written but not yet read by ssh would be lost when
+			// it is ended: wait until the master has taken it all.
+			deadline := time.Now().Add(5 * time.Second)
+			for unreadBytes(c.UnixConn) > 0 && time.Now().Before(deadline) {
+				select {
+				case <-p.exited:
+					deadline = time.Now()
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}
+		c.closeErr = c.UnixConn.Close()
+		if p != nil {
+			p.stop(50 * time.Millisecond)
+		}
+	})
+	return c.closeErr
+}
+
+// stop waits up to grace for the process to exit, then ends it: SIGTERM,
+// and SIGKILL after a second. It returns once the process is reaped.
+func (p *tunnelProc) stop(grace time.Duration) {
+	select {
+	case <-p.exited:
+		return
+	case <-time.After(grace):
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+		return
+	case <-time.After(time.Second):
+	}
+	p.cmd.Process.Kill()
+	<-p.exited
+}
+
+// stderrWatch keeps the tail of a -W ssh's stderr and reports when ssh
+// says the master opened the forward.
+type stderrWatch struct {
+	buf    tailBuffer
+	mu     sync.Mutex
+	seen   bool
+	opened chan struct{}
+}
+
+// stdioOpened is what ssh (at LogLevel DEBUG1) prints when the master has
+// opened the channel of a -W forward: "mux_client_request_stdio_fwd:
+// master session id: N". The master answers only once the server has
+// confirmed the channel, so it means the far end accepted the connection.
+const stdioOpened = "master session id:"
+
+func (w *stderrWatch) Write(p []byte) (int, error) {
+	w.buf.Write(p)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.seen && bytes.Contains(w.buf.Bytes(), []byte(stdioOpened)) {
+		w.seen = true
+		close(w.opened)
+	}
+	return len(p), nil
+}
+
+// stdioOpenFallback is how long DialContext waits for ssh's report that
+// the channel is open before it assumes so (a LogLevel=QUIET or -q in the
+// options hides the report).
+const stdioOpenFallback = 3 * time.Second
+
+// Dial connects to address on the far side of the SSH connection, as
+// [Master.DialContext] with a background context.
+func (m *Master) Dial(network, address string) (net.Conn, error) {
+	return m.DialContext(context.Background(), network, address)
+}
+
+// DialContext connects to address as seen from the remote host, through the
+// master. It has the signature of [net.Dialer.DialContext], so it can serve
+// as [net/http.Transport.DialContext] to reach web servers on the far side.
+//
+// For network "tcp" ("tcp4", "tcp6"), address is "host:port": the host is
+// resolved by the server, an empty host means "localhost" there (as for
+// [net.Dial]), and IPv6 addresses go in brackets. The conn runs through an
+// "ssh -W host:port" process (no port is opened on either machine) which
+// lives until Close.
+//
+// For network "unix", address is a socket path on the remote host. The
+// "ssh -W path" of OpenSSH 9.2 (and other releases older than the 2023
+// upstream change that added Unix sockets to -W) quietly opens a shell
+// session instead of a forward, so the conn goes through a temporary local
+// forward ("-O forward -L") from a socket in a private directory, cancelled
+// as soon as it is connected.
+//
+// The returned conn supports deadlines (SetDeadline and friends) and
+// half-close (CloseWrite, as a *net.UnixConn). Its RemoteAddr is a
+// [*TunnelAddr] with Net "ssh-tcp" or "ssh-unix"; LocalAddr names the SSH
+// connection. Close ends and reaps the ssh process.
+//
+// ctx bounds only the setup: once DialContext returns, cancelling it does
+// not affect the conn. For "tcp", DialContext returns only once the server
+// has connected to the target: a refused connection, a name the server
+// cannot resolve, or a server that forbids forwarding is an [*Error]
+// matching [ErrForwardFailed] and, when the master's log tells,
+// [ErrConnRefused], [ErrResolve], [ErrUnreachable] or [ErrForwardDenied].
+// For "unix", the server connects only after the conn is returned: a
+// refused connection shows as EOF on the first read.
+//
+// Tunnels are channels but not sessions: sshd's MaxSessions does not limit
+// them (5 tunnels work under MaxSessions 2), so they do not take a slot of
+// Options.MaxSessions either. Bad input (an unknown network, a port out of
+// 1-65535, a host with a space, a control character or a leading '-') is
+// an [*ArgError], returned before anything runs.
+func (m *Master) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+		host, port, err := splitHostPort("address", address)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPort("address", port, false); err != nil {
+			return nil, err
+		}
+		if host == "" {
+			host = "localhost"
+		}
+		h, err := forwardHost("address", host)
+		if err != nil {
+			return nil, err
+		}
+		return m.dialStdio(ctx, h+":"+strconv.Itoa(port), &TunnelAddr{Net: "ssh-tcp", Address: net.JoinHostPort(host, strconv.Itoa(port))})
+	case "unix":
+		p, err := checkSocketPath("address", address)
+		if err != nil {
+			return nil, err
+		}
+		return m.dialUnix(ctx, p)
+	}
+	return nil, &ArgError{Arg: "network", Value: fmt.Sprintf("%q", network), Reason: `not "tcp", "tcp4", "tcp6" or "unix"`}
+}
+
+// dialStdio runs "ssh -W target" with one end of a socketpair as its stdin
+// and stdout and returns the other end.
+func (m *Master) dialStdio(ctx context.Context, target string, raddr net.Addr) (net.Conn, error) {
+	op := "tunnel to " + raddr.String() + " via"
+	opts := append([]string{"-o", "LogLevel=DEBUG1"}, m.opts.DefaultSSHOpts...)
+	argv := m.slaveArgv(slaveSpec{tunnel: target, sshOpts: opts})
+	if err := checkArgs("argv", argv); err != nil {
+		return nil, err
+	}
+	if err := m.WaitForMaster(ctx); err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		return nil, &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
+	}
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		return nil, &Error{Code: CodeSlavePipeFailed, Op: op, Host: m.host, Err: os.NewSyscallError("socketpair", err)}
+	}
+	ours := os.NewFile(uintptr(fds[0]), "ssh-tunnel")
+	theirs := os.NewFile(uintptr(fds[1]), "ssh-tunnel-child")
+	w := &stderrWatch{buf: tailBuffer{n: 8 << 10}, opened: make(chan struct{})}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin = theirs
+	cmd.Stdout = theirs
+	cmd.Stderr = w
+	cmd.SysProcAttr = slaveSysProcAttr()
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		ours.Close()
+		return nil, &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: err}
+	}
+	p := &tunnelProc{cmd: cmd, stderr: w, exited: make(chan struct{})}
+	go func() {
+		cmd.Wait()
+		close(p.exited)
+	}()
+	fc, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		p.stop(0)
+		return nil, &Error{Code: CodeSlavePipeFailed, Op: op, Host: m.host, Err: err}
+	}
+	conn := &tunnelConn{
+		UnixConn: fc.(*net.UnixConn),
+		local:    &TunnelAddr{Net: "ssh", Address: m.destination()},
+		remote:   raddr,
+		proc:     p,
+	}
+	m.log.Debug("openssh: tunnel started", "host", m.host, "target", target, "pid", cmd.Process.Pid)
+	fallback := time.NewTimer(stdioOpenFallback)
+	defer fallback.Stop()
+	select {
+	case <-w.opened:
+		return conn, nil
+	case <-fallback.C:
+		return conn, nil
+	case <-p.exited:
+		conn.UnixConn.Close()
+		return nil, m.tunnelError(op, p)
+	case <-ctx.Done():
+		conn.UnixConn.Close()
+		p.stop(0)
+		return nil, &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
+	}
+}
+
+// tunnelError explains why a -W process exited before its channel opened.
+func (m *Master) tunnelError(op string, p *tunnelProc) error {
+	text := string(p.stderr.buf.Bytes())
+	detail := ""
+	for _, l := range strings.Split(strings.ReplaceAll(text, "\r", ""), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "debug") {
+			detail = l
+		}
+	}
+	if strings.Contains(text, "forwarding request failed") || strings.Contains(text, "refused by peer") ||
+		strings.Contains(text, "open failed") {
+		cause := ErrForwardFailed
+		// The reason is in the master's log: "channel N: open failed:
+		// connect failed: Connection refused".
+		if l := m.masterLogLine("open failed"); l != "" {
+			detail += " (master: " + l + ")"
+			var finer error
+			if strings.Contains(l, "administratively prohibited") {
+				finer = ErrForwardDenied
+			} else {
+				finer, _ = classifyStderr(l)
+			}
+			if finer != nil {
+				cause = &twoErrors{ErrForwardFailed, finer}
+			}
+		}
+		return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: cause, Detail: detail}
+	}
+	if err := m.alive(); err != nil {
+		return err
+	}
+	if detail == "" {
+		detail = p.cmd.ProcessState.String()
+	}
+	return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Detail: detail}
+}
+
+// twoErrors is a cause that matches two sentinels.
+type twoErrors struct{ a, b error }
+
+func (e *twoErrors) Error() string {
+	return strings.TrimPrefix(e.a.Error(), "openssh: ") + ": " + strings.TrimPrefix(e.b.Error(), "openssh: ")
+}
+
+func (e *twoErrors) Unwrap() []error { return []error{e.a, e.b} }
+
+// dialUnix connects to a socket on the remote host through a temporary
+// local forward from a socket in a private directory.
+func (m *Master) dialUnix(ctx context.Context, path string) (net.Conn, error) {
+	if err := m.WaitForMaster(ctx); err != nil {
+		return nil, err
+	}
+	op := "tunnel to " + path + " via"
+	dir, err := os.MkdirTemp("", "osshd")
+	if err != nil {
+		return nil, &Error{Code: CodeSlavePipeFailed, Op: op, Host: m.host, Err: err}
+	}
+	defer os.RemoveAll(dir)
+	spec := ForwardSpec{Kind: LocalForward, Listen: UnixAddr(filepath.Join(dir, "s")), Connect: UnixAddr(path)}
+	if _, err := m.Forward(ctx, spec); err != nil {
+		return nil, err
+	}
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", spec.Listen.Path)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	cerr := m.CancelForward(cctx, spec)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
+		}
+		return nil, &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: err}
+	}
+	if cerr != nil {
+		c.Close()
+		return nil, cerr
+	}
+	return &tunnelConn{
+		UnixConn: c.(*net.UnixConn),
+		local:    &TunnelAddr{Net: "ssh", Address: m.destination()},
+		remote:   &TunnelAddr{Net: "ssh-unix", Address: path},
+	}, nil
+}
+
+// OpenTunnel connects to host:port as seen from the remote host: Net::OpenSSH's
+// open_tunnel, the same as [Master.DialContext] with network "tcp".
+func (m *Master) OpenTunnel(ctx context.Context, host string, port int) (net.Conn, error) {
+	if err := checkPort("port", port, false); err != nil {
+		return nil, err
+	}
+	return m.DialContext(ctx, "tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+}
+
+// CaptureTunnel connects to address on the far side (as [Master.DialContext]),
+// sends everything read from input (nil for nothing), half-closes the
+// connection and returns everything the far end sends until it closes:
+// Net::OpenSSH's capture_tunnel. ctx bounds the whole exchange; when it
+// ends first, CaptureTunnel returns what arrived so far with an [*Error]
+// matching [ErrTimeout].
+func (m *Master) CaptureTunnel(ctx context.Context, network, address string, input io.Reader) ([]byte, error) {
+	c, err := m.DialContext(ctx, network, address)
+	if err != nil {
+		return nil, err
+	}
+	tc := c.(*tunnelConn)
+	defer tc.Close()
+	stop := context.AfterFunc(ctx, func() { tc.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	werr := make(chan error, 1)
+	go func() {
+		var err error
+		if input != nil {
+			_, err = io.Copy(tc, input)
+		}
+		if cerr := tc.CloseWrite(); err == nil {
+			err = cerr
+		}
+		werr <- err
+	}()
+	out, rerr := io.ReadAll(tc)
+	err = <-werr
+	if ctx.Err() != nil {
+		return out, &Error{Code: CodeSlaveTimeout, Op: "capture tunnel " + address, Host: m.host, Err: ctx.Err()}
+	}
+	if rerr != nil {
+		return out, &Error{Code: CodeSlaveFailed, Op: "capture tunnel " + address, Host: m.host, Err: rerr}
+	}
+	if err != nil && !isPipeErr(err) {
+		return out, &Error{Code: CodeSlaveFailed, Op: "capture tunnel " + address, Host: m.host, Err: err}
+	}
+	return out, nil
+}
+
+// isPipeErr reports a write to a peer that has stopped reading, which is
+// not a failure when the peer answered and closed.
+func isPipeErr(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "broken pipe") || strings.Contains(err.Error(), "connection reset"))
+}
