@@ -75,3 +75,17 @@ func checkNoLeaks(t *testing.T) {
 		}
 	})
 }
+
+// sharedDir returns a short temp dir the remote test account can write to.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	d, err := os.MkdirTemp("", "osshT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(d, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(d) })
+	return d
+}

@@ -21,19 +21,6 @@ import (
 	"github.com/goopenssh/openssh/internal/sshtest"
 )
 
-// sharedDir returns a temp dir the remote test user can write to.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "osshcmd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(d, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
 
 // randomData returns n random bytes with NULs in them.
 func randomData(t *testing.T, n int) []byte {

@@ -313,7 +313,7 @@ func (m *Master) tunnelError(op string, p *tunnelProc) error {
 			if strings.Contains(l, "administratively prohibited") {
 				finer = ErrForwardDenied
 			} else {
-				finer, _ = classifyStderr(l)
+				_, finer = classifyStderr(l)
 			}
 			if finer != nil {
 				cause = &twoErrors{ErrForwardFailed, finer}

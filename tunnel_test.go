@@ -67,17 +67,6 @@ func startEcho(t *testing.T, network, addr string) *echoServer {
 
 func (s *echoServer) addr() string { return s.ln.Addr().String() }
 
-// sharedDir returns a short temp dir the test account can write to.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "osshT")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(d, 0o777)
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
-}
 
 func TestDialTCPEchoDeadlineClose(t *testing.T) {
 	checkNoLeaks(t)
