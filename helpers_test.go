@@ -62,7 +62,7 @@ func checkNoLeaks(t *testing.T) {
 		}
 		deadline := time.Now().Add(3 * time.Second)
 		for {
-			n := sshtest.CountProcesses("ssh ")
+			n := sshtest.CountSSH()
 			f := sshtest.OpenFDs()
 			if n == 0 && f <= fds {
 				return

@@ -21,7 +21,6 @@ import (
 	"github.com/goopenssh/openssh/internal/sshtest"
 )
 
-
 // randomData returns n random bytes with NULs in them.
 func randomData(t *testing.T, n int) []byte {
 	b := make([]byte, n)

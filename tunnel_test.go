@@ -67,7 +67,6 @@ func startEcho(t *testing.T, network, addr string) *echoServer {
 
 func (s *echoServer) addr() string { return s.ln.Addr().String() }
 
-
 func TestDialTCPEchoDeadlineClose(t *testing.T) {
 	checkNoLeaks(t)
 	m, _ := newTestMaster(t, nil, nil)

@@ -552,6 +552,22 @@ func CountProcesses(needle string) int {
 	return n
 }
 
+// CountSSH returns how many ssh client processes (argv[0] "ssh" or a path
+// ending in "/ssh") descend from this process. Unlike CountProcesses("ssh "),
+// it does not count sshd's per-session processes.
+func CountSSH() int {
+	parent, cmdline := procTable()
+	self := os.Getpid()
+	n := 0
+	for pid, cl := range cmdline {
+		arg0, _, _ := strings.Cut(cl, " ")
+		if (arg0 == "ssh" || strings.HasSuffix(arg0, "/ssh")) && isDescendant(parent, pid, self) {
+			n++
+		}
+	}
+	return n
+}
+
 // OpenFDs returns the number of open file descriptors of this process.
 func OpenFDs() int {
 	e, _ := os.ReadDir("/proc/self/fd")
