@@ -1,0 +1,1205 @@
+package openssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// QuoteMode says whether the arguments of a [Cmd] are quoted for the remote
+// shell.
+type QuoteMode int
+
+const (
+	// QuoteAuto, the zero value, is Net::OpenSSH's rule: one argument is a
+	// command line given to the remote shell as is; two or more are quoted
+	// one by one and joined with spaces.
+	QuoteAuto QuoteMode = iota
+	// QuoteAlways quotes every argument, even a single one.
+	QuoteAlways
+	// QuoteNever joins the arguments with spaces without quoting them.
+	QuoteNever
+)
+
+// Cmd is a remote command run through a [Master]: Net::OpenSSH's open_ex in
+// the shape of [exec.Cmd]. Create it with [Master.Command], set its fields,
+// then call one of its methods: the os/exec ones ([Cmd.Run], [Cmd.Output],
+// [Cmd.CombinedOutput], [Cmd.Start] and [Cmd.Wait], [Cmd.StdinPipe],
+// [Cmd.StdoutPipe], [Cmd.StderrPipe]), the ones os/exec has no equivalent
+// for ([Cmd.StartPty], [Cmd.StartSocket], [Cmd.StartPipedTo]), or the
+// helpers named after Net::OpenSSH's methods ([Cmd.System], [Cmd.Capture],
+// [Cmd.PipeIn], ...; see capture.go). Each Master helper of the same name is
+// a shorthand: m.Capture(ctx, args...) is m.Command(ctx, args...).Capture().
+// A Cmd runs once.
+//
+// Every run is one slave ssh process on the master's connection. Its local
+// side ends as follows:
+//
+//   - ctx: when it is done before the command ends, the local ssh gets
+//     SIGTERM, again after half of the grace period, then SIGKILL (the grace
+//     period is WaitDelay, 1 s when zero); the error wraps ctx.Err() (and
+//     matches [ErrTimeout] for a deadline).
+//   - IdleTimeout: see the field.
+//
+// What happens to the remote process when the local ssh is killed depends
+// on the session: OpenSSH's multiplexing does not forward signals, so a
+// remote command without a tty goes on running until it exits or touches a
+// stream whose other end is gone (it gets EOF or SIGPIPE). A command with a
+// tty (Tty, [Cmd.StartPty]) is hung up: its pty is closed and it receives
+// SIGHUP, both when the local ssh is killed and when the caller closes the
+// local pty.
+type Cmd struct {
+	// Args are the remote command's arguments, quoted for the remote shell
+	// as QuoteArgs says. No arguments run the user's login shell.
+	Args []string
+
+	// Stdin is the command's standard input. Nil reads /dev/null; an
+	// *os.File is given to ssh as is (no copying goroutine) unless
+	// IdleTimeout is set; any other reader is copied.
+	Stdin io.Reader
+	// Stdout and Stderr receive the command's output. Nil (or [io.Discard])
+	// discards it; an *os.File is given to ssh as is unless IdleTimeout is
+	// set; any other writer is copied to. When Stderr is discarded the
+	// library still reads ssh's own diagnostics, keeps the last 4 KiB and
+	// reports them in errors ([ExitError.Stderr]).
+	//
+	// When a stream is nil and the Master has a default for it
+	// (Options.DefaultStdin, DefaultStdout, DefaultStderr), the default is
+	// used; set io.Discard (or an *os.File opened on /dev/null for Stdin)
+	// to discard a stream despite a default.
+	Stdout io.Writer
+	Stderr io.Writer
+	// StderrToStdout sends standard error where standard output goes (one
+	// local file descriptor for both). ssh carries the two streams apart,
+	// so their relative order is lost, except when the arguments are
+	// quoted: then the remote line also gets 2>&1 and the order is kept.
+	StderrToStdout bool
+	// Tty asks for a remote terminal (ssh -tt). [Cmd.StartPty] sets it.
+	Tty bool
+
+	// QuoteArgs says whether Args are quoted; see [QuoteMode].
+	QuoteArgs QuoteMode
+	// GlobQuoting quotes arguments so that the remote shell still expands
+	// wildcards in them (Net::OpenSSH's glob_quoting). It needs quoting on.
+	GlobQuoting bool
+	// RemoteShell names the quoter for this command instead of the
+	// Master's (Options.RemoteShell). As in Net::OpenSSH it needs quoting
+	// on: with one argument and QuoteAuto it is an error.
+	RemoteShell string
+	// SSHOpts are extra options for the slave ssh. When non-nil they
+	// replace Options.DefaultSSHOpts (as ssh_opts does in Net::OpenSSH).
+	SSHOpts []string
+	// ForwardAgent (-A) and ForwardX11 (-X) ask for forwarding on this
+	// session; the master's connection must allow it.
+	ForwardAgent bool
+	ForwardX11   bool
+	// Subsystem runs Args[0] as an ssh subsystem (ssh -s), such as "sftp".
+	// It needs exactly one argument and no Dir or Env.
+	Subsystem bool
+
+	// IdleTimeout, when positive, ends the command after that long without
+	// a byte moving on any stream the library copies (Stdin, Stdout,
+	// Stderr and the pipes of StdinPipe, StdoutPipe and StderrPipe; with it
+	// set, *os.File streams are copied too). The error matches
+	// [ErrTimeout]. What ends depends on KillOnTimeout: when false (as in
+	// Net::OpenSSH), the library closes its ends of the pipes, the copying
+	// stops, and Wait waits for ssh to exit by itself, which it does when
+	// the remote command exits (with OpenSSH 9.2 the master keeps the
+	// session open even when the remote command writes to a stream whose
+	// local end is closed; ctx still bounds the wait); when true, the
+	// local ssh is killed as on ctx cancellation and Wait returns at once.
+	// It
+	// cannot be used with StartPty, StartSocket or StartPipedTo, whose
+	// streams the library does not see.
+	IdleTimeout time.Duration
+	// KillOnTimeout kills the local ssh when IdleTimeout fires (SIGTERM,
+	// SIGTERM, SIGKILL).
+	KillOnTimeout bool
+
+	// Dir runs the command in that remote directory: the remote line is
+	// prefixed with "cd <dir> || exit 1; ". It assumes a POSIX shell.
+	Dir string
+	// Env sets remote environment variables, each "NAME=value": the remote
+	// line is prefixed with "export NAME=<value> ...; " (values quoted). It
+	// assumes a POSIX shell; names must be [A-Za-z_][A-Za-z0-9_]*.
+	Env []string
+
+	// WaitDelay bounds how long Wait waits for the copying of streams after
+	// ssh has exited (then it closes the pipes), and is the grace period of
+	// the kill escalation. Zero waits for the copying without limit, with
+	// a 1 s grace period.
+	WaitDelay time.Duration
+
+	// Process is the local ssh process, once started.
+	Process *os.Process
+	// ProcessState is the state of the local ssh process after Wait.
+	ProcessState *os.ProcessState
+
+	m   *Master
+	ctx context.Context
+
+	noDefaults bool // pipe_in, pipe_out, make_remote_command: no default streams, no DefaultSSHOpts
+	noExtended bool // no extended redirections
+
+	// pipes created by StdinPipe, StdoutPipe, StderrPipe: child end, our end
+	inPipeR, inPipeW   *os.File
+	outPipeR, outPipeW *os.File
+	errPipeR, errPipeW *os.File
+
+	started  bool
+	finished bool
+	line     string
+	ecmd     *exec.Cmd
+	local    *exec.Cmd // StartPipedTo
+	slot     bool
+	t0       time.Time
+	lastAct  atomic.Int64
+	sshTail  *tailBuffer // what ssh wrote on a stderr the library copies
+	libErr   bool        // sshTail is the whole (library-captured) stderr
+	ours     []*os.File  // our ends of copied streams: closed on idle timeout
+	afterW   []io.Closer // closed after Wait
+	copyWG   sync.WaitGroup
+	copyMu   sync.Mutex
+	copyErr  error
+	exited   chan struct{}
+	watchEnd chan struct{}
+	failMu   sync.Mutex
+	fail     error // first error from ctx or the idle timer
+}
+
+// Command returns a [Cmd] that runs args on the remote host when started.
+// Nothing runs and nothing is checked until then. ctx bounds the whole run,
+// from waiting for the master and for a session slot to the exit of ssh.
+func (m *Master) Command(ctx context.Context, args ...string) *Cmd {
+	return &Cmd{Args: args, m: m, ctx: ctx}
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// quoting reports whether the arguments are quoted.
+func (c *Cmd) quoting() bool {
+	switch c.QuoteArgs {
+	case QuoteAlways:
+		return true
+	case QuoteNever:
+		return false
+	}
+	return len(c.Args) >= 2
+}
+
+// validate checks the fields that do not depend on the streams.
+func (c *Cmd) validate() error {
+	if c.m == nil {
+		return &ArgError{Arg: "Cmd", Reason: "not created by Master.Command"}
+	}
+	if c.ctx == nil {
+		return &ArgError{Arg: "ctx", Reason: "nil context"}
+	}
+	if err := checkArgs("args", c.Args); err != nil {
+		return err
+	}
+	if err := checkArgs("SSHOpts", c.SSHOpts); err != nil {
+		return err
+	}
+	if err := checkArgs("Env", c.Env); err != nil {
+		return err
+	}
+	if err := checkArgs("Dir", []string{c.Dir}); err != nil {
+		return err
+	}
+	if c.QuoteArgs < QuoteAuto || c.QuoteArgs > QuoteNever {
+		return &ArgError{Arg: "QuoteArgs", Value: fmt.Sprint(int(c.QuoteArgs)), Reason: "unknown quote mode"}
+	}
+	q := c.quoting()
+	if c.RemoteShell != "" && !q {
+		return &ArgError{Arg: "RemoteShell", Value: fmt.Sprintf("%q", c.RemoteShell), Reason: "a per-command remote shell needs argument quoting on"}
+	}
+	if c.GlobQuoting && !q {
+		return &ArgError{Arg: "GlobQuoting", Reason: "glob quoting needs argument quoting on"}
+	}
+	if c.IdleTimeout < 0 {
+		return &ArgError{Arg: "IdleTimeout", Value: c.IdleTimeout.String(), Reason: "negative"}
+	}
+	if c.WaitDelay < 0 {
+		return &ArgError{Arg: "WaitDelay", Value: c.WaitDelay.String(), Reason: "negative"}
+	}
+	if c.Subsystem {
+		if len(c.Args) != 1 {
+			return &ArgError{Arg: "Args", Value: fmt.Sprint(len(c.Args)), Reason: "a subsystem takes exactly one argument, its name"}
+		}
+		if c.Dir != "" || len(c.Env) > 0 {
+			return &ArgError{Arg: "Subsystem", Reason: "Dir and Env cannot apply to a subsystem"}
+		}
+		if c.Tty {
+			return &ArgError{Arg: "Subsystem", Reason: "a subsystem has no tty"}
+		}
+	}
+	if (c.Dir != "" || len(c.Env) > 0) && len(c.Args) == 0 {
+		return &ArgError{Arg: "Args", Reason: "Dir and Env need a command"}
+	}
+	for i, e := range c.Env {
+		k, _, ok := strings.Cut(e, "=")
+		if !ok || !envNameRE.MatchString(k) {
+			return &ArgError{Arg: fmt.Sprintf("Env[%d]", i), Value: shortQuote(e), Reason: "want NAME=value with NAME made of letters, digits and _"}
+		}
+	}
+	return nil
+}
+
+// buildLine builds the remote command line. The discard flags decide the
+// extended redirections appended when quoting is on.
+func (c *Cmd) buildLine(inDiscard, outDiscard, errDiscard bool) (string, error) {
+	args := c.m.expandAll(c.Args)
+	if err := checkArgs("args", args); err != nil {
+		return "", err
+	}
+	if len(args) == 0 {
+		return "", nil
+	}
+	if c.Subsystem {
+		return args[0], nil
+	}
+	q := c.m.quoter
+	if c.RemoteShell != "" {
+		var err error
+		if q, err = QuoterFor(c.RemoteShell); err != nil {
+			return "", err
+		}
+	}
+	var line string
+	if c.quoting() {
+		var err error
+		if line, err = quoteArgs(q, c.GlobQuoting, args); err != nil {
+			return "", err
+		}
+		if !c.noExtended {
+			if f := fragmentsFor(q, inDiscard, outDiscard, errDiscard, c.StderrToStdout); len(f) > 0 {
+				line += " " + strings.Join(f, " ")
+			}
+		}
+	} else {
+		line = strings.Join(args, " ")
+	}
+	var pre strings.Builder
+	if c.Dir != "" {
+		d, err := q.Quote(c.Dir)
+		if err != nil {
+			return "", err
+		}
+		pre.WriteString("cd " + d + " || exit 1; ")
+	}
+	if len(c.Env) > 0 {
+		pre.WriteString("export")
+		for _, e := range c.Env {
+			k, v, _ := strings.Cut(e, "=")
+			qv, err := q.Quote(v)
+			if err != nil {
+				return "", err
+			}
+			pre.WriteString(" " + k + "=" + qv)
+		}
+		pre.WriteString("; ")
+	}
+	return pre.String() + line, nil
+}
+
+// sshOpts returns the per-call ssh options.
+func (c *Cmd) sshOpts() []string {
+	var o []string
+	switch {
+	case c.SSHOpts != nil:
+		o = c.m.expandAll(c.SSHOpts)
+	case !c.noDefaults:
+		o = c.m.opts.DefaultSSHOpts
+	}
+	o = append([]string(nil), o...)
+	if c.Tty {
+		// As Net::OpenSSH: no "Shared connection closed" on the tty.
+		o = append(o, "-q")
+	}
+	return o
+}
+
+// argv returns the local ssh command line for the remote line.
+func (c *Cmd) argv(line string) []string {
+	tty := 0
+	if c.Tty {
+		tty = 2
+	}
+	return c.m.slaveArgv(slaveSpec{
+		sshOpts:      c.sshOpts(),
+		tty:          tty,
+		forwardAgent: c.ForwardAgent,
+		forwardX11:   c.ForwardX11,
+		subsystem:    c.Subsystem,
+		command:      line,
+		hasCommand:   len(c.Args) > 0,
+	})
+}
+
+// String returns the remote command line as it would be sent, with the
+// extended redirections for the streams as they are set now (Stdout and
+// Stderr nil count as discarded). It returns "" when the line cannot be
+// built; Start reports why.
+func (c *Cmd) String() string {
+	if c.line != "" || c.started {
+		return c.line
+	}
+	if c.validate() != nil {
+		return ""
+	}
+	in, out, errd := c.discards()
+	line, err := c.buildLine(in, out, errd)
+	if err != nil {
+		return ""
+	}
+	return line
+}
+
+// defaults returns the streams after applying the Master's defaults.
+func (c *Cmd) defaults() (io.Reader, io.Writer, io.Writer) {
+	in, out, errw := c.Stdin, c.Stdout, c.Stderr
+	if !c.noDefaults {
+		if in == nil {
+			in = c.m.opts.DefaultStdin
+		}
+		if out == nil {
+			out = c.m.opts.DefaultStdout
+		}
+		if errw == nil {
+			errw = c.m.opts.DefaultStderr
+		}
+	}
+	return in, out, errw
+}
+
+// discards reports which streams are discarded, for the extended
+// redirections.
+func (c *Cmd) discards() (in, out, errd bool) {
+	i, o, e := c.defaults()
+	in = i == nil && c.inPipeR == nil
+	out = (o == nil || o == io.Discard) && c.outPipeW == nil
+	errd = (e == nil || e == io.Discard) && c.errPipeW == nil && !c.StderrToStdout
+	return
+}
+
+// errStarted is returned by methods that need a Cmd that has not started.
+func errStarted(what string) error {
+	return &ArgError{Arg: "Cmd", Reason: what + " after Start"}
+}
+
+// StdinPipe returns a pipe connected to the command's standard input, as
+// [exec.Cmd.StdinPipe]: closing it sends EOF; Wait closes it after the
+// command exits.
+func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
+	if c.started {
+		return nil, errStarted("StdinPipe")
+	}
+	if c.Stdin != nil || c.inPipeR != nil {
+		return nil, &ArgError{Arg: "Stdin", Reason: "already set"}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, c.pipeErr(err)
+	}
+	c.inPipeR, c.inPipeW = r, w
+	wc := &closeOnce{File: w}
+	c.afterW = append(c.afterW, wc)
+	c.ours = append(c.ours, w)
+	return &actWriteCloser{wc: wc, c: c}, nil
+}
+
+// StdoutPipe returns a pipe connected to the command's standard output, as
+// [exec.Cmd.StdoutPipe]: read it to EOF before calling Wait, which closes
+// it.
+func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
+	if c.started {
+		return nil, errStarted("StdoutPipe")
+	}
+	if c.Stdout != nil || c.outPipeW != nil {
+		return nil, &ArgError{Arg: "Stdout", Reason: "already set"}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, c.pipeErr(err)
+	}
+	c.outPipeR, c.outPipeW = r, w
+	c.afterW = append(c.afterW, r)
+	c.ours = append(c.ours, r)
+	return &actReadCloser{r: r, c: c}, nil
+}
+
+// StderrPipe returns a pipe connected to the command's standard error, as
+// [exec.Cmd.StderrPipe].
+func (c *Cmd) StderrPipe() (io.ReadCloser, error) {
+	if c.started {
+		return nil, errStarted("StderrPipe")
+	}
+	if c.Stderr != nil || c.errPipeW != nil {
+		return nil, &ArgError{Arg: "Stderr", Reason: "already set"}
+	}
+	if c.StderrToStdout {
+		return nil, &ArgError{Arg: "Stderr", Reason: "StderrToStdout is set"}
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, c.pipeErr(err)
+	}
+	c.errPipeR, c.errPipeW = r, w
+	c.afterW = append(c.afterW, r)
+	c.ours = append(c.ours, r)
+	return &actReadCloser{r: r, c: c}, nil
+}
+
+func (c *Cmd) pipeErr(err error) error {
+	host := ""
+	if c.m != nil {
+		host = c.m.host
+	}
+	return &Error{Code: CodeSlavePipeFailed, Op: "command", Host: host, Err: err}
+}
+
+// Start starts the command and returns without waiting for it; call
+// [Cmd.Wait] to reap it. It waits for the master and, when
+// Options.MaxSessions is reached, for a free session slot, both bounded by
+// ctx. Bad fields are refused with an [*ArgError] before anything runs.
+func (c *Cmd) Start() error { return c.start(startArgs{}) }
+
+// startArgs are what the special start methods give ssh's stdio.
+type startArgs struct {
+	tty   *os.File  // the pty's terminal side: stdin, stdout (and stderr)
+	sock  *os.File  // a socketpair end: stdin and stdout
+	local *exec.Cmd // StartPipedTo: started with the other end
+	other *os.File  // the other end of sock, for local
+}
+
+// StartPty starts the command with a pseudo-terminal as ssh's stdin and
+// stdout (and stderr, unless Stderr or StderrPipe is set) and a remote tty
+// (ssh -tt); it returns the pty's master side,
+// sized 24x80 (resize it with [pty.Setsize]). Reading it gives what the
+// remote terminal shows, writing it types. Closing it hangs up the remote
+// command. Stdin and Stdout must be nil. Net::OpenSSH's open2pty and
+// open3pty.
+func (c *Cmd) StartPty() (*os.File, error) {
+	if c.started {
+		return nil, errStarted("StartPty")
+	}
+	if c.Stdin != nil || c.Stdout != nil || c.inPipeR != nil || c.outPipeW != nil {
+		return nil, &ArgError{Arg: "Cmd", Reason: "StartPty needs Stdin and Stdout nil"}
+	}
+	if c.IdleTimeout > 0 {
+		return nil, &ArgError{Arg: "IdleTimeout", Reason: "not supported with StartPty"}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	ptm, tty, err := pty.Open()
+	if err != nil {
+		return nil, c.pipeErr(err)
+	}
+	_ = pty.Setsize(ptm, &pty.Winsize{Rows: 24, Cols: 80})
+	c.Tty = true
+	if err := c.start(startArgs{tty: tty}); err != nil {
+		ptm.Close()
+		return nil, err
+	}
+	return ptm, nil
+}
+
+// StartSocket starts the command with one end of a Unix socketpair as
+// ssh's stdin and stdout and returns the other end as a [net.Conn]: writes
+// go to the remote standard input, reads come from its standard output.
+// CloseWrite on the conn (a *net.UnixConn) sends EOF. Stdin and Stdout must
+// be nil. Net::OpenSSH's open2socket.
+func (c *Cmd) StartSocket() (net.Conn, error) {
+	if c.started {
+		return nil, errStarted("StartSocket")
+	}
+	if c.Stdin != nil || c.Stdout != nil || c.inPipeR != nil || c.outPipeW != nil {
+		return nil, &ArgError{Arg: "Cmd", Reason: "StartSocket needs Stdin and Stdout nil"}
+	}
+	if c.IdleTimeout > 0 {
+		return nil, &ArgError{Arg: "IdleTimeout", Reason: "not supported with StartSocket"}
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	ours, theirs, err := socketPair()
+	if err != nil {
+		return nil, c.pipeErr(err)
+	}
+	conn, err := net.FileConn(ours)
+	ours.Close()
+	if err != nil {
+		theirs.Close()
+		return nil, c.pipeErr(err)
+	}
+	if err := c.start(startArgs{sock: theirs}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// StartPipedTo starts local and the remote command with local's standard
+// input and output connected to the remote command's standard output and
+// input, through a socketpair (Net::OpenSSH's stdinout_dpipe): local reads
+// what the remote command prints and the remote command reads what local
+// prints. local must not have been started and its Stdin and Stdout must be
+// nil; its Stderr is its own. The Cmd's Stdin and Stdout must be nil.
+// [Cmd.Wait] waits for both processes and returns ssh's error first, then
+// local's.
+func (c *Cmd) StartPipedTo(local *exec.Cmd) error {
+	if c.started {
+		return errStarted("StartPipedTo")
+	}
+	if local == nil || local.Process != nil || local.Stdin != nil || local.Stdout != nil {
+		return &ArgError{Arg: "local", Reason: "want an unstarted *exec.Cmd with Stdin and Stdout nil"}
+	}
+	if c.Stdin != nil || c.Stdout != nil || c.inPipeR != nil || c.outPipeW != nil {
+		return &ArgError{Arg: "Cmd", Reason: "StartPipedTo needs Stdin and Stdout nil"}
+	}
+	if c.IdleTimeout > 0 {
+		return &ArgError{Arg: "IdleTimeout", Reason: "not supported with StartPipedTo"}
+	}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	a, b, err := socketPair()
+	if err != nil {
+		return c.pipeErr(err)
+	}
+	return c.start(startArgs{sock: b, local: local, other: a})
+}
+
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, os.NewSyscallError("socketpair", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "socketpair"), os.NewFile(uintptr(fds[1]), "socketpair"), nil
+}
+
+// start does the work of every Start method.
+func (c *Cmd) start(sa startArgs) (err error) {
+	var childFiles []*os.File // closed once ssh has started (or on failure)
+	if sa.tty != nil {
+		childFiles = append(childFiles, sa.tty)
+	}
+	if sa.sock != nil {
+		childFiles = append(childFiles, sa.sock)
+	}
+	if sa.other != nil {
+		childFiles = append(childFiles, sa.other)
+	}
+	for _, f := range []*os.File{c.inPipeR, c.outPipeW, c.errPipeW} {
+		if f != nil {
+			childFiles = append(childFiles, f)
+		}
+	}
+	defer func() {
+		for _, f := range childFiles {
+			f.Close()
+		}
+		if err != nil {
+			c.cleanupFailedStart()
+		}
+	}()
+	if c.started {
+		return errStarted("Start")
+	}
+	c.started = true
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if (sa.tty != nil || sa.sock != nil) && c.IdleTimeout > 0 {
+		return &ArgError{Arg: "IdleTimeout", Reason: "not supported with a pty or socket"}
+	}
+	m := c.m
+	if err := m.WaitForMaster(c.ctx); err != nil {
+		return err
+	}
+	in, out, errw := c.defaults()
+	if out == io.Discard {
+		out = nil
+	}
+	if errw == io.Discard {
+		errw = nil
+	}
+	inD, outD, errD := c.discards()
+	if sa.tty != nil || sa.sock != nil {
+		inD, outD = false, false
+		if sa.tty != nil && c.Stderr == nil && c.errPipeW == nil {
+			errD = false
+		}
+	}
+	line, err := c.buildLine(inD, outD, errD)
+	if err != nil {
+		return err
+	}
+	c.line = line
+	argv := c.argv(line)
+
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = slaveSysProcAttr()
+	c.t0 = time.Now()
+	idle := c.IdleTimeout > 0
+
+	// stdin
+	switch {
+	case sa.tty != nil:
+		cmd.Stdin = sa.tty
+	case sa.sock != nil:
+		cmd.Stdin = sa.sock
+	case c.inPipeR != nil:
+		cmd.Stdin = c.inPipeR
+	case in == nil:
+	default:
+		if f, ok := osFile(in); ok && !idle {
+			cmd.Stdin = f
+			break
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return c.pipeErr(err)
+		}
+		childFiles = append(childFiles, r)
+		c.ours = append(c.ours, w)
+		cmd.Stdin = r
+		c.copyWG.Add(1)
+		go c.copyIn(w, in)
+	}
+	// stdout
+	switch {
+	case sa.tty != nil:
+		cmd.Stdout = sa.tty
+	case sa.sock != nil:
+		cmd.Stdout = sa.sock
+	case c.outPipeW != nil:
+		cmd.Stdout = c.outPipeW
+	case out == nil:
+		if c.StderrToStdout {
+			// Both go to the tail, so ssh's diagnostics are kept.
+			w, err := c.tailPipe(nil, &childFiles)
+			if err != nil {
+				return err
+			}
+			cmd.Stdout = w
+		}
+	default:
+		if f, ok := osFile(out); ok && !idle {
+			cmd.Stdout = f
+			break
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			return c.pipeErr(err)
+		}
+		childFiles = append(childFiles, w)
+		c.ours = append(c.ours, r)
+		cmd.Stdout = w
+		c.copyWG.Add(1)
+		go c.copyOut(out, r, nil)
+	}
+	// stderr
+	switch {
+	case c.StderrToStdout:
+		cmd.Stderr = cmd.Stdout
+	case c.errPipeW != nil:
+		cmd.Stderr = c.errPipeW
+	case sa.tty != nil && c.Stderr == nil:
+		cmd.Stderr = sa.tty
+	case errw == nil:
+		w, err := c.tailPipe(nil, &childFiles)
+		if err != nil {
+			return err
+		}
+		c.libErr = true
+		cmd.Stderr = w
+	default:
+		if f, ok := osFile(errw); ok && !idle {
+			cmd.Stderr = f
+			break
+		}
+		w, err := c.tailPipe(errw, &childFiles)
+		if err != nil {
+			return err
+		}
+		cmd.Stderr = w
+	}
+	if sa.tty != nil {
+		cmd.SysProcAttr.Setsid = true
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+	}
+
+	// A session slot, then the process.
+	if m.sessions != nil {
+		select {
+		case m.sessions <- struct{}{}:
+			c.slot = true
+		case <-c.ctx.Done():
+			return c.ctxError(c.ctx.Err())
+		}
+	}
+	if sa.local != nil {
+		sa.local.Stdin = sa.other
+		sa.local.Stdout = sa.other
+		if err := sa.local.Start(); err != nil {
+			return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: fmt.Errorf("starting local command: %w", err)}
+		}
+		c.local = sa.local
+	}
+	c.exited = make(chan struct{})
+	if err := cmd.Start(); err != nil {
+		if c.local != nil {
+			c.local.Process.Kill()
+			c.local.Wait()
+			c.local = nil
+		}
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: fmt.Errorf("unable to start %s: %w", argv[0], err)}
+	}
+	c.ecmd = cmd
+	c.Process = cmd.Process
+	m.log.Debug("openssh: command started", "host", m.host, "pid", cmd.Process.Pid, "cmd", line)
+	if c.ctx.Done() != nil || idle {
+		c.watchEnd = make(chan struct{})
+		go c.watch()
+	}
+	return nil
+}
+
+// cleanupFailedStart releases what a failed start holds.
+func (c *Cmd) cleanupFailedStart() {
+	for _, f := range c.ours {
+		f.Close()
+	}
+	for _, cl := range c.afterW {
+		cl.Close()
+	}
+	c.copyWG.Wait()
+	if c.slot {
+		<-c.m.sessions
+		c.slot = false
+	}
+}
+
+// tailPipe makes a pipe for ssh's stderr, copied to w (may be nil) and to
+// the tail buffer.
+func (c *Cmd) tailPipe(w io.Writer, childFiles *[]*os.File) (*os.File, error) {
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, c.pipeErr(err)
+	}
+	*childFiles = append(*childFiles, pw)
+	c.ours = append(c.ours, r)
+	if c.sshTail == nil {
+		c.sshTail = newTailBuffer(4 << 10)
+	}
+	c.copyWG.Add(1)
+	go c.copyOut(w, r, c.sshTail)
+	return pw, nil
+}
+
+// touch records activity for the idle timer.
+func (c *Cmd) touch() {
+	if c.IdleTimeout > 0 {
+		c.lastAct.Store(int64(time.Since(c.t0)))
+	}
+}
+
+func (c *Cmd) setCopyErr(err error) {
+	c.copyMu.Lock()
+	if c.copyErr == nil {
+		c.copyErr = err
+	}
+	c.copyMu.Unlock()
+}
+
+const copyBuf = 64 << 10
+
+// copyIn copies r to ssh's stdin.
+func (c *Cmd) copyIn(w *os.File, r io.Reader) {
+	defer c.copyWG.Done()
+	defer w.Close()
+	buf := make([]byte, copyBuf)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			c.touch()
+			if _, err := w.Write(buf[:n]); err != nil {
+				// EPIPE: the command does not read its input; as os/exec,
+				// not an error. A closed file: idle timeout or Wait.
+				if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrClosed) {
+					c.setCopyErr(err)
+				}
+				return
+			}
+			c.touch()
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				c.setCopyErr(rerr)
+			}
+			return
+		}
+	}
+}
+
+// copyOut copies ssh's output to w and tail (either may be nil).
+func (c *Cmd) copyOut(w io.Writer, r *os.File, tail *tailBuffer) {
+	defer c.copyWG.Done()
+	defer r.Close()
+	buf := make([]byte, copyBuf)
+	var werr error
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			c.touch()
+			if tail != nil {
+				tail.Write(buf[:n])
+			}
+			if w != nil && werr == nil {
+				if _, werr = w.Write(buf[:n]); werr != nil {
+					c.setCopyErr(werr)
+					// Keep reading so ssh is not blocked; discard.
+				}
+			}
+		}
+		if rerr != nil {
+			return
+		}
+	}
+}
+
+// setFail records the first error from ctx or the idle timer.
+func (c *Cmd) setFail(err error) {
+	c.failMu.Lock()
+	if c.fail == nil {
+		c.fail = err
+	}
+	c.failMu.Unlock()
+}
+
+func (c *Cmd) getFail() error {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	return c.fail
+}
+
+func (c *Cmd) ctxError(err error) error {
+	code := CodeSlaveFailed
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = CodeSlaveTimeout
+	}
+	return &Error{Code: code, Op: "command", Host: c.m.host, Err: err}
+}
+
+// watch ends the command on ctx cancellation or idle timeout.
+func (c *Cmd) watch() {
+	defer close(c.watchEnd)
+	var idleC <-chan time.Time
+	var timer *time.Timer
+	if c.IdleTimeout > 0 {
+		timer = time.NewTimer(c.IdleTimeout)
+		defer timer.Stop()
+		idleC = timer.C
+	}
+	for {
+		select {
+		case <-c.exited:
+			return
+		case <-c.ctx.Done():
+			c.setFail(c.ctxError(c.ctx.Err()))
+			c.kill()
+			return
+		case <-idleC:
+			since := time.Since(c.t0) - time.Duration(c.lastAct.Load())
+			if since < c.IdleTimeout {
+				timer.Reset(c.IdleTimeout - since)
+				continue
+			}
+			c.setFail(&Error{Code: CodeSlaveTimeout, Op: "command", Host: c.m.host,
+				Detail: fmt.Sprintf("no activity for %v", c.IdleTimeout)})
+			if c.KillOnTimeout {
+				c.kill()
+				return
+			}
+			// Net::OpenSSH's behaviour: close our ends, let ssh end.
+			for _, f := range c.ours {
+				f.Close()
+			}
+			idleC = nil
+		}
+	}
+}
+
+// kill ends the local ssh: SIGTERM, SIGTERM after half the grace period,
+// SIGKILL after the grace period.
+func (c *Cmd) kill() {
+	grace := c.WaitDelay
+	if grace <= 0 {
+		grace = time.Second
+	}
+	p := c.ecmd.Process
+	steps := []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{syscall.SIGTERM, grace / 2}, {syscall.SIGTERM, grace / 2}, {syscall.SIGKILL, 0}}
+	for _, s := range steps {
+		_ = p.Signal(s.sig)
+		if s.wait == 0 {
+			return
+		}
+		select {
+		case <-c.exited:
+			return
+		case <-time.After(s.wait):
+		}
+	}
+}
+
+// Wait waits for the command to exit and for the copying of its streams,
+// and releases its session slot. A non-zero exit is an [*ExitError];
+// ctx and the idle timeout give an [*Error] (see [Cmd]); when ssh exits
+// with 255 and the master turns out to be gone, or ssh says the session was
+// refused, the error is an [*Error] with code CodeSlaveFailed whose chain
+// holds the master's failure. Otherwise 255 stays an [*ExitError]: the
+// remote command may have exited with 255 itself.
+func (c *Cmd) Wait() error {
+	if !c.started || c.ecmd == nil {
+		return &ArgError{Arg: "Cmd", Reason: "Wait before a successful Start"}
+	}
+	if c.finished {
+		return &ArgError{Arg: "Cmd", Reason: "Wait called twice"}
+	}
+	c.finished = true
+	werr := c.ecmd.Wait()
+	close(c.exited)
+	if c.watchEnd != nil {
+		<-c.watchEnd
+	}
+	c.ProcessState = c.ecmd.ProcessState
+	// Our stdin ends are useless now; closing them frees a blocked writer.
+	if c.inPipeW != nil {
+		c.inPipeW.Close()
+	}
+	if c.getFail() != nil {
+		// Killed or timed out: the master still holds the other ends of
+		// the pipes (ssh passed them to it) until the remote command ends,
+		// so EOF may be far off. Stop reading now.
+		for _, f := range c.ours {
+			f.Close()
+		}
+	}
+	c.waitCopies()
+	for _, cl := range c.afterW {
+		cl.Close()
+	}
+	if c.slot {
+		<-c.m.sessions
+		c.slot = false
+	}
+	var lerr error
+	if c.local != nil {
+		lerr = c.local.Wait()
+	}
+	c.m.log.Debug("openssh: command ended", "host", c.m.host, "pid", c.Process.Pid, "state", c.ProcessState)
+
+	if err := c.getFail(); err != nil {
+		return err
+	}
+	st := c.ProcessState
+	if st == nil {
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: c.m.host, Err: werr}
+	}
+	if !st.Success() {
+		return c.exitError(st)
+	}
+	c.copyMu.Lock()
+	cerr := c.copyErr
+	c.copyMu.Unlock()
+	if cerr != nil {
+		return &Error{Code: CodeSlavePipeFailed, Op: "command", Host: c.m.host, Err: cerr}
+	}
+	if lerr != nil {
+		return &Error{Code: CodeSlaveFailed, Op: "local command", Host: c.m.host, Err: lerr}
+	}
+	return nil
+}
+
+// waitCopies waits for the copying goroutines, bounded by WaitDelay.
+func (c *Cmd) waitCopies() {
+	if c.WaitDelay <= 0 {
+		c.copyWG.Wait()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		c.copyWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(c.WaitDelay):
+	}
+	for _, f := range c.ours {
+		f.Close()
+	}
+	<-done
+}
+
+// exitError builds the error of an unsuccessful exit.
+func (c *Cmd) exitError(st *os.ProcessState) error {
+	m := c.m
+	var tail []byte
+	if c.sshTail != nil {
+		tail = c.sshTail.Bytes()
+	}
+	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		// The local ssh was killed by someone else.
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host,
+			Err: fmt.Errorf("ssh killed by signal %v", ws.Signal()), Detail: lastLine(tail)}
+	}
+	code := st.ExitCode()
+	ee := &ExitError{Code: code, Host: m.host, Cmd: c.line, ProcessState: st}
+	if c.libErr {
+		ee.Stderr = tail
+	}
+	if code != 255 {
+		return ee
+	}
+	if err := m.alive(); err != nil {
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: err}
+	}
+	text := string(tail)
+	switch {
+	case strings.Contains(text, "refused by peer"), strings.Contains(text, "session request failed"),
+		strings.Contains(text, "open failed"):
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("session refused"), Detail: lastLine(tail)}
+	case strings.Contains(text, "Control socket connect"), strings.Contains(text, "mux_client"),
+		strings.Contains(text, "ControlSocket"), strings.Contains(text, "ProxyCommand"):
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		cerr := m.Check(ctx)
+		cancel()
+		if cerr != nil {
+			return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: cerr}
+		}
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("ssh failed"), Detail: lastLine(tail)}
+	}
+	// A remote process killed by a signal: the mux client of OpenSSH 9.2
+	// exits with 255 and prints nothing (the exit-signal message reaches
+	// only the master), so Signal cannot be set here; see ExitError.
+	return ee
+}
+
+// Run starts the command and waits for it.
+func (c *Cmd) Run() error {
+	if err := c.Start(); err != nil {
+		return err
+	}
+	return c.Wait()
+}
+
+// Output runs the command and returns its standard output, as
+// [exec.Cmd.Output]; when Stderr is nil the tail of the standard error is
+// in the [*ExitError].
+func (c *Cmd) Output() ([]byte, error) {
+	if c.Stdout != nil || c.outPipeW != nil {
+		return nil, &ArgError{Arg: "Stdout", Reason: "already set"}
+	}
+	var b lockedBuffer
+	c.Stdout = &b
+	err := c.Run()
+	return b.Bytes(), err
+}
+
+// CombinedOutput runs the command and returns its standard output and
+// standard error together (one file descriptor for both).
+func (c *Cmd) CombinedOutput() ([]byte, error) {
+	if c.Stdout != nil || c.Stderr != nil || c.outPipeW != nil || c.errPipeW != nil {
+		return nil, &ArgError{Arg: "Stdout", Reason: "already set"}
+	}
+	var b lockedBuffer
+	c.Stdout = &b
+	c.StderrToStdout = true
+	err := c.Run()
+	return b.Bytes(), err
+}
+
+// lockedBuffer is a growing buffer written by one goroutine and read after
+// Wait.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	b.buf = append(b.buf, p...)
+	b.mu.Unlock()
+	return len(p), nil
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf
+}
+
+// closeOnce is an *os.File whose Close can be called twice.
+type closeOnce struct {
+	*os.File
+	once sync.Once
+	err  error
+}
+
+func (c *closeOnce) Close() error {
+	c.once.Do(func() { c.err = c.File.Close() })
+	return c.err
+}
+
+// actWriteCloser records activity on a StdinPipe.
+type actWriteCloser struct {
+	wc io.WriteCloser
+	c  *Cmd
+}
+
+func (a *actWriteCloser) Write(p []byte) (int, error) {
+	n, err := a.wc.Write(p)
+	if n > 0 {
+		a.c.touch()
+	}
+	return n, err
+}
+
+func (a *actWriteCloser) Close() error { return a.wc.Close() }
+
+// actReadCloser records activity on a StdoutPipe or StderrPipe.
+type actReadCloser struct {
+	r io.ReadCloser
+	c *Cmd
+}
+
+func (a *actReadCloser) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.c.touch()
+	}
+	return n, err
+}
+
+func (a *actReadCloser) Close() error { return a.r.Close() }
