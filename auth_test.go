@@ -55,25 +55,25 @@ func runSlave(t *testing.T, m *Master, command string) string {
 	return string(out)
 }
 
-// lockedBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type lockedBuffer struct {
+// logBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
-func debugLogger(buf *lockedBuffer) *slog.Logger {
+func debugLogger(buf *logBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
@@ -153,7 +153,7 @@ func TestPasswordLogin(t *testing.T) {
 	opts := passwordOptions(t, srv)
 	opts.Password = pw
 	opts.Async = true
-	var logs lockedBuffer
+	var logs logBuffer
 	opts.Logger = debugLogger(&logs)
 
 	stop := make(chan struct{})
@@ -245,7 +245,7 @@ func TestWrongPassword(t *testing.T) {
 	const bad = "Wr0ng-Pa55word"
 	opts := passwordOptions(t, srv)
 	opts.Password = bad
-	var logs lockedBuffer
+	var logs logBuffer
 	opts.Logger = debugLogger(&logs)
 	stop := make(chan struct{})
 	result := watchProcs(bad, stop)
@@ -370,7 +370,7 @@ func TestPassphrase(t *testing.T) {
 		opts := passwordOptions(t, srv)
 		opts.KeyPath = key
 		opts.Passphrase = passphrase
-		var logs lockedBuffer
+		var logs logBuffer
 		opts.Logger = debugLogger(&logs)
 		stop := make(chan struct{})
 		result := watchProcs(passphrase, stop)
