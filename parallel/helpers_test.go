@@ -1,8 +1,11 @@
 package parallel
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,15 +86,6 @@ func checkNoLeaks(t *testing.T) {
 	})
 }
 
-// must fails the test on err.
-func must[T any](t *testing.T, v T, err error) T {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 // stamps records named timestamps from many goroutines.
 type stamps struct {
 	mu sync.Mutex
@@ -112,4 +106,33 @@ func (s *stamps) get(k string) (time.Time, bool) {
 	defer s.mu.Unlock()
 	v, ok := s.m[k]
 	return v, ok
+}
+
+// countSSH counts the ssh processes that are direct children of this
+// process and whose command line holds needle (the remote commands, which
+// descend from the test's sshd, are left out).
+func countSSH(needle string) int {
+	self := strconv.Itoa(os.Getpid())
+	ents, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range ents {
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) < 2 || f[0] == "Z" || f[1] != self {
+			continue
+		}
+		cl, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		args := strings.Split(string(cl), "\x00")
+		if args[0] == "ssh" && strings.Contains(string(bytes.ReplaceAll(cl, []byte{0}, []byte{' '})), needle) {
+			n++
+		}
+	}
+	return n
 }
