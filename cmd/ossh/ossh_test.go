@@ -35,7 +35,7 @@ func ossh(t *testing.T, args ...string) (string, string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "OSSH_TEST_MAIN=1")
+	cmd.Env = append(os.Environ(), "OSSH_TEST_MAIN=1", "GORACE=atexit_sleep_ms=0")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
