@@ -5,21 +5,24 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sync"
-	"text/tabwriter"
+	"path/filepath"
 	"time"
 
 	"github.com/goopenssh/openssh"
 	"github.com/goopenssh/openssh/internal/sshtest"
+	"github.com/goopenssh/openssh/parallel"
 )
 
-// demo starts one private sshd listening on 127.0.0.2 ... 127.0.0.(n+1), each
-// address standing for a host, opens a master to every host in parallel,
-// checks them, and prints a summary.
+// demo starts one private sshd listening on 127.0.0.2 ... 127.0.0.(n+1),
+// each address standing for a host, and through a parallel.Runner runs a
+// command and copies a file on every host, printing live output and
+// summaries, then tears everything down.
 func demo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ExitOnError)
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	n := fs.Int("n", 8, "number of sandbox hosts (1-16)")
-	fs.Parse(args)
+	if err := fs.Parse(args); err != nil {
+		return exitError{2}
+	}
 	if *n < 1 || *n > 16 {
 		return fmt.Errorf("demo: -n must be 1-16")
 	}
@@ -33,69 +36,66 @@ func demo(ctx context.Context, args []string) error {
 	srv := sshtest.Start(tb, sshtest.Config{Addrs: addrs})
 	fmt.Printf("sandbox: sshd pid %d on %s..%s port %d, user %s (%.0f ms)\n",
 		srv.PID(), addrs[0], addrs[len(addrs)-1], srv.Port, srv.User, ms(time.Since(start)))
-	ctlDir, err := os.MkdirTemp("", "ossh")
+	tmp, err := os.MkdirTemp("", "ossh")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(ctlDir)
+	defer os.RemoveAll(tmp)
 
-	type result struct {
-		host    string
-		connect time.Duration
-		check   time.Duration
-		pid     int
-		err     error
+	r := &parallel.Runner{
+		Workers:     *n,
+		KeepMasters: true, // the copy reuses the masters of the command
+		Options: &openssh.Options{
+			ConfigFile: srv.SSHConfig,
+			CtlDir:     tmp,
+			Timeout:    20 * time.Second,
+			MasterOpts: []string{"-o", "KexAlgorithms=curve25519-sha256"},
+		},
 	}
-	results := make([]result, len(addrs))
-	masters := make([]*openssh.Master, len(addrs))
-	var wg sync.WaitGroup
+	defer r.Close()
 	for i, a := range addrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r := &results[i]
-			r.host = a
-			t0 := time.Now()
-			m, err := openssh.New(ctx, a, &openssh.Options{
-				ConfigFile: srv.SSHConfig,
-				CtlDir:     ctlDir,
-				BatchMode:  true,
-				Timeout:    20 * time.Second,
-				MasterOpts: []string{"-o", "KexAlgorithms=curve25519-sha256"},
-			})
-			r.connect = time.Since(t0)
-			if err != nil {
-				r.err = err
-				return
-			}
-			masters[i] = m
-			r.pid = m.MasterPID()
-			t1 := time.Now()
-			r.err = m.Check(ctx)
-			r.check = time.Since(t1)
-		}()
+		if err := r.AddHost(fmt.Sprintf("host%d", i+1), a, nil); err != nil {
+			return err
+		}
 	}
-	wg.Wait()
+	con := newConsole(os.Stdout, os.Stderr)
 	failed := 0
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tMASTER PID\tCONNECT\tCHECK\tRESULT")
-	for _, r := range results {
-		status := "ok"
-		if r.err != nil {
-			status = r.err.Error()
-			failed++
+	step := func(title string, a parallel.Action) error {
+		fmt.Printf("\n$ %s\n", title)
+		if _, err := r.All(a); err != nil {
+			return err
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.0f ms\t%.1f ms\t%s\n", r.host, r.pid, ms(r.connect), ms(r.check), status)
-	}
-	tw.Flush()
-	for _, m := range masters {
-		if m != nil {
-			m.Close()
+		t0 := time.Now()
+		res, err := execute(ctx, r, con, false, len(addrs))
+		summary(os.Stdout, res)
+		fmt.Printf("(%.0f ms)\n", ms(time.Since(t0)))
+		failed += len(res.Failed())
+		if ctx.Err() != nil {
+			return err
 		}
+		return nil
 	}
-	fmt.Printf("%d hosts, %d failed; masters closed, sandbox torn down\n", len(addrs), failed)
+	cmd := "uname -n; id -un; echo label=%LABEL%"
+	if err := step("ossh run -H 'host1 ... host"+fmt.Sprint(*n)+"' -- '"+cmd+"'", parallel.Command(cmd)); err != nil {
+		return err
+	}
+	local := filepath.Join(tmp, "greeting.txt")
+	if err := os.WriteFile(local, []byte("hello from ossh demo\n"), 0o644); err != nil {
+		return err
+	}
+	remote := "/tmp/ossh-demo-%LABEL%.txt"
+	if err := step("ossh put ... "+local+" "+remote, parallel.Put(local, remote)); err != nil {
+		return err
+	}
+	check := "cksum < " + remote + "; rm -f " + remote
+	if err := step("ossh run ... -- '"+check+"'", parallel.Command(check)); err != nil {
+		return err
+	}
+	r.Close()
+	fmt.Printf("\n%d hosts, %d failures; masters closed, sandbox torn down (%.1f s in all)\n",
+		len(addrs), failed, time.Since(start).Seconds())
 	if failed > 0 {
-		return fmt.Errorf("%d hosts failed", failed)
+		return exitError{1}
 	}
 	return nil
 }

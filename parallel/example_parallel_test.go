@@ -1,0 +1,62 @@
+package parallel_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/goopenssh/openssh"
+	"github.com/goopenssh/openssh/parallel"
+)
+
+// Run a command on a group of hosts, copy a file to some of them, and wait
+// for the web hosts before the database host goes on.
+func ExampleRunner() {
+	r := &parallel.Runner{Workers: 16, Reconnections: 1, Stdout: os.Stdout, Stderr: os.Stderr}
+	defer r.Close()
+	for _, h := range []string{"web1", "web2", "db1"} {
+		if err := r.AddHost(h, "deploy@"+h+".example.com", &openssh.Options{}); err != nil {
+			fmt.Println(err)
+			return
+		}
+	}
+	r.All(parallel.Command("uname -a; echo I am %LABEL%"))
+	r.Push("web*", parallel.Put("app.tar", "/tmp/app.tar"))
+	r.Push("web*", parallel.Command("tar", "-C", "/srv", "-xf", "/tmp/app.tar").OnError(parallel.Retry))
+	r.All(parallel.Join("web*"))
+	r.Push("db1", parallel.Command("echo the web hosts are done"))
+	results, err := r.Run(context.Background())
+	for _, x := range results {
+		fmt.Println(x.Label, x.ExitCode, x.Err)
+	}
+	if err != nil {
+		fmt.Println(err)
+	}
+}
+
+// Local actions need no connection: here the join makes b and c wait for a,
+// and the policies decide what a failure does.
+func ExampleJoin() {
+	var r parallel.Runner
+	for _, h := range []string{"a", "b", "c"} {
+		r.AddHost(h, "", nil)
+	}
+	step := func(msg string) parallel.Action {
+		return parallel.Local(func(_ context.Context, label string) error {
+			fmt.Println(label, msg)
+			return nil
+		})
+	}
+	r.Push("a", step("first"))
+	r.Push("b,c", parallel.Join("a"))
+	r.Push("b", step("after a"))
+	r.Push("c", parallel.Local(func(context.Context, string) error { return fmt.Errorf("boom") }).OnError(parallel.Done))
+	results, err := r.Run(context.Background())
+	fmt.Println(results.Get("c").Err)
+	fmt.Println(err)
+	// Output:
+	// a first
+	// b after a
+	// c: local: boom
+	// parallel: 1 of 3 hosts failed (c)
+}
