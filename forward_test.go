@@ -474,7 +474,7 @@ func TestListenUnixAndMasterClose(t *testing.T) {
 		if err != nil {
 			return
 		}
-		io.Copy(c, c)
+		io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c})
 		c.Close()
 	}()
 	// The remote host is this machine: connect to its socket directly.

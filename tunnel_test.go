@@ -52,7 +52,7 @@ func startEcho(t *testing.T, network, addr string) *echoServer {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				n, _ := io.Copy(c, c)
+				n, _ := io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c}) // no splice: its pipes would look like leaked fds
 				c.Close()
 				s.mu.Lock()
 				s.total += int(n)
