@@ -105,6 +105,7 @@ type transferSpec struct {
 	stdout  io.Writer
 	stderr  io.Writer
 	timeout time.Duration
+	env     []string // nil: inherit
 	// exitMsg gives the meaning of an exit code, for the error.
 	exitMsg func(code int) string
 	// measure, with progress, feeds a poller while the process runs;
@@ -159,6 +160,7 @@ func (m *Master) startTransfer(ctx context.Context, s transferSpec) (*Transfer, 
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = 2 * time.Second
 	cmd.Stdout = s.stdout
+	cmd.Env = s.env
 	tail := newTailBuffer(8 << 10)
 	if s.stderr != nil {
 		cmd.Stderr = io.MultiWriter(tail, s.stderr)
