@@ -193,8 +193,8 @@ func BenchmarkSFTP256(b *testing.B) {
 	defer c.Close()
 	mbps := func(d time.Duration) float64 { return 256 / d.Seconds() }
 	sftpBin := func(batch string) time.Duration {
-		argv := []string{"sftp", "-q", "-b", "-", "-S", m.sshArgv[0], "-F", m.opts.ConfigFile,
-			"-o", "ControlPath=" + m.ctlPath, "-o", "ControlMaster=no", "-o", "ProxyCommand=false", "-B", "262144", "--", m.host}
+		argv := []string{"sftp", "-b", "-", "-S", m.sshArgv[0], "-F", m.opts.ConfigFile,
+			"-o", "ControlPath=" + m.ctlPath, "-o", "ControlMaster=no", "-o", "ProxyCommand=false", "--", m.host}
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Stdin = strings.NewReader(batch)
 		start := time.Now()
