@@ -347,6 +347,8 @@ func (m *Master) scpArgv(o *ScpOpts, legacy, get bool) ([]string, error) {
 // Remote paths are file names, not shell words: they reach the remote side
 // as they are in SFTP mode, and shell-quoted in legacy mode (with scp's -T,
 // which the quoting needs). Relative paths are relative to the remote home.
+// The legacy protocol sends base names one per line, so in legacy mode a
+// source whose base name holds a newline is refused with an [*ArgError].
 //
 // A failed scp returns an [*ExitError] whose message ends with scp's last
 // error line (for example "scp: /tmp/x: No such file or directory");

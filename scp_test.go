@@ -11,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/goopenssh/openssh/internal/sshtest"
 )
 
 // nastyNames are file names that break naive quoting: spaces, both quotes,
@@ -363,5 +361,3 @@ func TestScpAsyncManyHostsProgress(t *testing.T) {
 		t.Errorf("get progress: %d calls, last %v", calls, fin)
 	}
 }
-
-var _ = sshtest.Start

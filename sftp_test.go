@@ -5,7 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
+
 	"io/fs"
 	"os"
 	"os/exec"
@@ -22,7 +22,7 @@ import (
 func TestSFTPNastyNamesAndClose(t *testing.T) {
 	checkNoLeaks(t)
 	m, _ := newTestMaster(t, nil, nil)
-		c, err := m.SFTP(t.Context())
+	c, err := m.SFTP(t.Context())
 	if err != nil {
 		t.Fatalf("SFTP: %v", err)
 	}
@@ -225,5 +225,4 @@ func BenchmarkSFTP256(b *testing.B) {
 		os.Remove(filepath.Join(dir, "up2"))
 		os.Remove(filepath.Join(dir, "down2"))
 	}
-	_ = io.Discard
 }
