@@ -3,11 +3,13 @@ module github.com/goopenssh/openssh
 go 1.25.0
 
 require (
-	github.com/creack/pty v1.1.24 // indirect
-	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510 // indirect
+	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
+	github.com/pkg/sftp v1.13.12
+	go.uber.org/goleak v1.3.0
+)
+
+require (
 	github.com/kr/fs v0.1.0 // indirect
-	github.com/pkg/sftp v1.13.12 // indirect
-	go.uber.org/goleak v1.3.0 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/sys v0.47.0 // indirect
 )
