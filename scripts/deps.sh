@@ -49,6 +49,11 @@ if [ "$(id -u)" = 0 ]; then
 		usermod -p '*' "$user"
 	fi
 	mkdir -p /run/sshd
+	# sshfs export mounts as the unprivileged test account, which needs
+	# /dev/fuse (root-only in some containers).
+	if [ -c /dev/fuse ] && [ "$(stat -c %a /dev/fuse)" != 666 ]; then
+		chmod 0666 /dev/fuse
+	fi
 fi
 
 if [ "${1:-}" != "--minimal" ]; then
