@@ -395,7 +395,7 @@ func runRemote(ctx context.Context, t *testing.T, m *Master, command string) (st
 func TestListenTCP(t *testing.T) {
 	checkNoLeaks(t)
 	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("the remote client needs bash's /dev/tcp")
+		t.Fatal("bash is missing: the remote client needs bash's /dev/tcp")
 	}
 	m, _ := newTestMaster(t, nil, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
