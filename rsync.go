@@ -343,13 +343,7 @@ func (m *Master) RsyncGetAsync(ctx context.Context, remote []string, local strin
 	if o == nil {
 		o = &RsyncOpts{}
 	}
-	if len(remote) == 0 {
-		return nil, &ArgError{Arg: "remote", Reason: "no source file"}
-	}
-	if err := checkArgs("remote", remote); err != nil {
-		return nil, err
-	}
-	if err := checkArgs("local", []string{local}); err != nil {
+	if err := checkGetArgs(remote, local); err != nil {
 		return nil, err
 	}
 	argv, err := m.rsyncArgv(o)

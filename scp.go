@@ -368,13 +368,7 @@ func (m *Master) ScpGetAsync(ctx context.Context, remote []string, local string,
 	if o == nil {
 		o = &ScpOpts{}
 	}
-	if len(remote) == 0 {
-		return nil, &ArgError{Arg: "remote", Reason: "no source file"}
-	}
-	if err := checkArgs("remote", remote); err != nil {
-		return nil, err
-	}
-	if err := checkArgs("local", []string{local}); err != nil {
+	if err := checkGetArgs(remote, local); err != nil {
 		return nil, err
 	}
 	legacy := scpLegacy(o)
@@ -518,6 +512,18 @@ func (m *Master) ScpPutAsync(ctx context.Context, local []string, remote string,
 		o.Progress(0, total)
 	}
 	return m.startTransfer(ctx, s)
+}
+
+// checkGetArgs checks the sources and the target of a get (scp or rsync):
+// at least one remote source, no NUL byte anywhere.
+func checkGetArgs(remote []string, local string) error {
+	if len(remote) == 0 {
+		return &ArgError{Arg: "remote", Reason: "no source file"}
+	}
+	if err := checkArgs("remote", remote); err != nil {
+		return err
+	}
+	return checkArgs("local", []string{local})
 }
 
 // localSources checks the local source paths and expands them when glob
