@@ -153,6 +153,9 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	if o.Timeout < 0 {
 		return nil, &ArgError{Arg: "Options.Timeout", Value: o.Timeout.String(), Reason: "negative"}
 	}
+	if o.Transport != TransportProcess && o.Transport != TransportMux {
+		return nil, &ArgError{Arg: "Options.Transport", Value: o.Transport.String(), Reason: "not TransportProcess or TransportMux"}
+	}
 	for _, c := range []struct {
 		name string
 		args []string

@@ -109,6 +109,10 @@ type Options struct {
 	// refused by the server. Zero means 10, sshd's default MaxSessions;
 	// a negative value means no limit.
 	MaxSessions int
+	// Transport selects how operations reach the master: one ssh process
+	// each ([TransportProcess], the default) or OpenSSH's control-socket
+	// protocol spoken directly ([TransportMux]).
+	Transport Transport
 
 	// --- authentication and connection ---
 

@@ -1,0 +1,36 @@
+package openssh
+
+import (
+	"strconv"
+)
+
+// Transport says how a [Master] runs operations on its connection.
+type Transport int
+
+const (
+	// TransportProcess runs one slave ssh process per operation ("ssh -S
+	// ctl ...", "ssh -O check"). It is the default: every ssh feature works
+	// with it, per-call ssh options included.
+	TransportProcess Transport = iota
+	// TransportMux speaks OpenSSH's control-socket protocol (PROTOCOL.mux,
+	// version 4) directly: commands, [Master.Check], [Master.Stop],
+	// [Master.Close], [Master.DialContext] and port forwards need no process
+	// of their own, which makes a short command several times faster. What
+	// runs a program of its own (scp, rsync, SFTP, sshfs) still starts one,
+	// and so does a [Cmd] with ssh options of its own (Cmd.SSHOpts, or
+	// Options.DefaultSSHOpts), which the protocol cannot carry. Behaviour,
+	// errors and exit codes are those of TransportProcess, except that
+	// [Cmd.Process] and [Cmd.ProcessState] stay nil.
+	TransportMux
+)
+
+// String returns "process" or "mux".
+func (t Transport) String() string {
+	switch t {
+	case TransportProcess:
+		return "process"
+	case TransportMux:
+		return "mux"
+	}
+	return "Transport(" + strconv.Itoa(int(t)) + ")"
+}
