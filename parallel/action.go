@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/goopenssh/openssh"
+	"github.com/pkg/sftp"
 )
 
 // Policy says what happens to a host when one of its actions fails.
@@ -67,8 +68,11 @@ const (
 	kCommand actionKind = iota + 1
 	kFunc
 	kLocal
-	kPut
-	kGet
+	kScpPut
+	kScpGet
+	kRsyncPut
+	kRsyncGet
+	kSFTP
 	kJoin
 	kHere
 	kGoto
@@ -76,12 +80,14 @@ const (
 )
 
 var kindNames = map[actionKind]string{
-	kCommand: "command", kFunc: "func", kLocal: "local", kPut: "put", kGet: "get",
+	kCommand: "command", kFunc: "func", kLocal: "local",
+	kScpPut: "scp put", kScpGet: "scp get", kRsyncPut: "rsync put", kRsyncGet: "rsync get", kSFTP: "sftp",
 	kJoin: "join", kHere: "here", kGoto: "goto", kNotify: "notify",
 }
 
 // Action is one step in the queue of a host. Build it with [Command],
-// [Func], [Local], [Put], [Get], [Join], [Here], [Goto] or [Stop], adjust it
+// [Func], [Local], [Put], [Get], [ScpPut], [ScpGet], [RsyncPut], [RsyncGet],
+// [SFTP], [Join], [Here], [Goto] or [Stop], adjust it
 // with its option methods (each returns a modified copy), and queue it with
 // [Runner.Push] or [Runner.All].
 //
@@ -89,11 +95,17 @@ var kindNames = map[actionKind]string{
 // at the same time, within the Runner's limits.
 type Action struct {
 	kind  actionKind
-	args  []string // command args; put/get: src, dst
+	args  []string // command args; transfers: the sources, then the destination
 	fn    func(ctx context.Context, label string, m *openssh.Master) error
 	local func(ctx context.Context, label string) error
-	tag   string // here, goto; join: selector
-	input []byte
+	sftp  func(ctx context.Context, label string, c *sftp.Client) error
+
+	scpOpts   *openssh.ScpOpts
+	rsyncOpts *openssh.RsyncOpts
+	sftpOpts  []sftp.ClientOption
+	oneFile   bool   // Get: the destination is a file, removed if the copy fails
+	tag       string // here, goto; join: selector
+	input     []byte
 
 	onError       Policy
 	orGoto        string
@@ -120,7 +132,7 @@ func Command(args ...string) Action {
 // Func calls fn with the host's master, connecting first when needed. fn
 // runs in the host's goroutine while holding a worker slot; many Funcs of
 // different hosts run at the same time. Use it for the operations the
-// runner has no action for (scp, rsync, SFTP, tunnels): its error is the
+// runner has no action for (tunnels, forwards, sshfs...): its error is the
 // action's error. A fn that reports a master failure (an error matching
 // [openssh.ErrMasterFailed]) is run again after a reconnection, like any
 // action, when reconnections are allowed.
@@ -134,28 +146,79 @@ func Local(fn func(ctx context.Context, label string) error) Action {
 	return Action{kind: kLocal, local: fn, reconnections: -1}
 }
 
-// Put copies the local file to the remote path. Both paths may hold
+// Put copies the local file to the remote path with scp through the host's
+// master: ScpPut([]string{local}, remote, nil). Both paths may hold
 // "%LABEL%" (see [Command]). The remote path is relative to the remote
-// user's home unless absolute; the remote file is created or truncated, with
-// the remote umask's mode.
-//
-// For now the copy streams the file into a remote "cat" (sh -c 'cat >
-// "$1"') through a [openssh.Cmd]; it will move to scp when the library has
-// it. A remote POSIX shell is needed.
+// user's home unless absolute; an existing remote directory receives the
+// file under its base name.
 func Put(local, remote string) Action {
-	return Action{kind: kPut, args: []string{local, remote}, reconnections: -1}
+	return ScpPut([]string{local}, remote, nil)
 }
 
-// Get copies the remote file to the local path, creating the local
-// directories it needs. Both paths may hold "%LABEL%" (see [Command]), which
-// keeps the files of different hosts apart, for example
-// Get("/etc/hostname", "out/%LABEL%/hostname"). A partial local file is
-// removed when the copy fails.
-//
-// For now the copy reads a remote "cat" through a [openssh.Cmd]; it will
-// move to scp when the library has it.
+// Get copies the remote file to the local path with scp through the host's
+// master, creating the local directories it needs. Both paths may hold
+// "%LABEL%" (see [Command]), which keeps the files of different hosts
+// apart, for example Get("/etc/hostname", "out/%LABEL%/hostname"). When the
+// copy fails, a local file it created is removed.
 func Get(remote, local string) Action {
-	return Action{kind: kGet, args: []string{remote, local}, reconnections: -1}
+	a := ScpGet([]string{remote}, local, nil)
+	a.oneFile = true
+	return a
+}
+
+// ScpPut copies local files to the remote path with
+// [openssh.Master.ScpPut] (scp through the host's master) and opts, which
+// may be nil. "%LABEL%" in every path becomes the host's label (see
+// [Command]).
+//
+// Unless opts sets them, scp's stdout and stderr are handled as a command's
+// (streamed with the label as prefix, or kept in the [Result]). A failed
+// scp is an [*openssh.ExitError] and sets [Result.ExitCode]; OrGoto
+// applies to it.
+func ScpPut(local []string, remote string, opts *openssh.ScpOpts) Action {
+	return transfer(kScpPut, local, remote, opts, nil)
+}
+
+// ScpGet copies remote files to the local path with
+// [openssh.Master.ScpGet] and opts, which may be nil. Paths and output are
+// as for [ScpPut]. The local parent directories are created first, and the
+// local path itself when it ends with a slash or receives several files
+// (several sources, or a glob), so that ScpGet(srcs, "out/%LABEL%/", nil)
+// gives each host a directory of its own.
+func ScpGet(remote []string, local string, opts *openssh.ScpOpts) Action {
+	return transfer(kScpGet, remote, local, opts, nil)
+}
+
+// RsyncPut copies local files to the remote path with
+// [openssh.Master.RsyncPut] (rsync through the host's master) and opts,
+// which may be nil. Paths and output are as for [ScpPut]; a failed rsync
+// is an [*openssh.ExitError] whose Msg says what rsync's exit code means.
+func RsyncPut(local []string, remote string, opts *openssh.RsyncOpts) Action {
+	return transfer(kRsyncPut, local, remote, nil, opts)
+}
+
+// RsyncGet copies remote files to the local path with
+// [openssh.Master.RsyncGet] and opts, which may be nil. Paths, output and
+// local directories are as for [ScpGet]; errors as for [RsyncPut].
+func RsyncGet(remote []string, local string, opts *openssh.RsyncOpts) Action {
+	return transfer(kRsyncGet, remote, local, nil, opts)
+}
+
+func transfer(k actionKind, srcs []string, dst string, so *openssh.ScpOpts, ro *openssh.RsyncOpts) Action {
+	args := append(append([]string(nil), srcs...), dst)
+	return Action{kind: k, args: args, scpOpts: so, rsyncOpts: ro, reconnections: -1}
+}
+
+// SFTP opens an SFTP session on the host's master with
+// [openssh.Master.SFTP] and opts, calls fn with the client, and closes the
+// session when fn returns; fn's error is the action's error, as are the
+// errors of opening the session (matching [openssh.ErrSFTPFailed], or
+// [openssh.ErrMasterFailed] when the master is gone, which reconnects when
+// allowed). When the action's context ends (its Timeout, or the Run's
+// context), the session is closed under fn, whose calls then fail. The
+// paths fn uses are its own: expand the label with the label argument.
+func SFTP(fn func(ctx context.Context, label string, c *sftp.Client) error, opts ...sftp.ClientOption) Action {
+	return Action{kind: kSFTP, sftp: fn, sftpOpts: opts, reconnections: -1}
 }
 
 // Join is a barrier: the hosts it is pushed to wait until every host
@@ -189,9 +252,10 @@ func Stop() Action { return Goto("END") }
 // OnError returns a copy of a with the error policy p for this action.
 func (a Action) OnError(p Policy) Action { a.onError = p; return a }
 
-// OrGoto returns a copy of a that, when the command (or the Put or Get)
-// exits with a non-zero status other than 255, jumps to the [Here] tag
-// instead of failing. Errors of ssh and of the master still fail.
+// OrGoto returns a copy of a that, when the command (or the scp or rsync of
+// a transfer) exits with a non-zero status other than 255, jumps to the
+// [Here] tag instead of failing. Errors of ssh and of the master still
+// fail.
 func (a Action) OrGoto(tag string) Action { a.orGoto = tag; return a }
 
 // Reconnections returns a copy of a allowed n reconnections when the
@@ -217,7 +281,7 @@ func (a Action) Setup(fn func(c *openssh.Cmd)) Action { a.setup = fn; return a }
 func (a Action) String() string {
 	s := kindNames[a.kind]
 	switch a.kind {
-	case kCommand, kPut, kGet:
+	case kCommand, kScpPut, kScpGet, kRsyncPut, kRsyncGet:
 		for _, x := range a.args {
 			s += " " + quote(x)
 		}
@@ -230,7 +294,16 @@ func (a Action) String() string {
 // needsMaster reports whether the action runs through the host's master.
 func (a *Action) needsMaster() bool {
 	switch a.kind {
-	case kCommand, kFunc, kPut, kGet:
+	case kCommand, kFunc, kScpPut, kScpGet, kRsyncPut, kRsyncGet, kSFTP:
+		return true
+	}
+	return false
+}
+
+// isTransfer reports whether the action runs scp or rsync.
+func (a *Action) isTransfer() bool {
+	switch a.kind {
+	case kScpPut, kScpGet, kRsyncPut, kRsyncGet:
 		return true
 	}
 	return false

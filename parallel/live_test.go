@@ -95,7 +95,7 @@ func TestCommands16(t *testing.T) {
 		t.Errorf("streamed stdout %q", out.String())
 	}
 	if !strings.Contains(errb.String(), "h4: e\n") || !strings.Contains(errb.String(), "h5: e\n") ||
-		!strings.Contains(errb.String(), "h4: cat: /nonexistent/file: No such file") {
+		!strings.Contains(errb.String(), "h4: scp: /nonexistent/file: No such file") {
 		t.Errorf("streamed stderr %q", errb.String())
 	}
 	for _, l := range []string{"h4", "h5"} {

@@ -9,11 +9,15 @@
 //	r.AddHost("web1", "deploy@web1.example.com", nil)
 //	r.AddHost("web2", "deploy@web2.example.com", nil)
 //	r.AddHost("db1", "db1.example.com", nil)
-//	r.Push("web*", parallel.Put("app.tar", "/tmp/app.tar"))
+//	r.Push("web*", parallel.Put("app.tar", "/tmp/app.tar")) // scp
 //	r.Push("web*", parallel.Command("tar", "-C", "/srv", "-xf", "/tmp/app.tar"))
 //	r.All(parallel.Join("web*"))               // everyone waits for the web hosts
 //	r.Push("db1", parallel.Command("echo %LABEL% saw the web hosts done"))
 //	results, err := r.Run(ctx)
+//
+// Actions run commands ([Command]), copy files with scp, rsync or SFTP
+// ([Put], [Get], [ScpPut], [RsyncGet], [SFTP]...), call Go code with the
+// host's master ([Func]) or order the hosts ([Join], [Here], [Goto]).
 //
 // Every host works through its own queue in order, one action at a time,
 // connecting when its first action needs the master; different hosts run
@@ -31,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -176,12 +181,13 @@ type Result struct {
 	// Ignored are the errors of the actions that failed under the
 	// [Ignore] policy, each an [*ActionError].
 	Ignored []error
-	// ExitCode is the exit status of the last command (or Put or Get) that
-	// ran: 0 on success, the remote status on a non-zero exit, -1 when the
-	// command did not run to an exit status (or no command ran).
+	// ExitCode is the exit status of the last command, or scp or rsync of a
+	// transfer, that ran: 0 on success, the remote command's (or the local
+	// scp's or rsync's) status on a non-zero exit, -1 when it did not run
+	// to an exit status (or none ran).
 	ExitCode int
-	// Stdout and Stderr are the commands' output, when the Runner has no
-	// writer for the stream.
+	// Stdout and Stderr are the output of the commands and transfers, when
+	// the Runner has no writer for the stream.
 	Stdout []byte
 	Stderr []byte
 	// Actions counts the actions run (attempts included); Connects the
@@ -439,9 +445,18 @@ func (a *Action) check() error {
 		if a.local == nil {
 			return bad("nil function")
 		}
-	case kPut, kGet:
-		if a.args[0] == "" || a.args[1] == "" {
-			return bad("empty path")
+	case kScpPut, kScpGet, kRsyncPut, kRsyncGet:
+		if len(a.args) < 2 {
+			return bad("no source")
+		}
+		for _, p := range a.args {
+			if p == "" {
+				return bad("empty path")
+			}
+		}
+	case kSFTP:
+		if a.sftp == nil {
+			return bad("nil function")
 		}
 	case kJoin, kHere, kGoto:
 		if a.tag == "" {
@@ -465,8 +480,8 @@ func (a *Action) check() error {
 	if (a.input != nil || a.setup != nil) && a.kind != kCommand {
 		return bad("Input and Setup are for commands")
 	}
-	if a.orGoto != "" && a.kind != kCommand && a.kind != kPut && a.kind != kGet {
-		return bad("OrGoto is for commands, Put and Get")
+	if a.orGoto != "" && a.kind != kCommand && !a.isTransfer() {
+		return bad("OrGoto is for commands and scp or rsync transfers")
 	}
 	return nil
 }
@@ -922,74 +937,23 @@ func (r *Runner) do(ctx context.Context, h *host, m *openssh.Master, a *Action) 
 		return a.fn(ctx, h.label, m)
 	case kLocal:
 		return a.local(ctx, h.label)
+	case kSFTP:
+		return r.doSFTP(ctx, h, m, a)
 	}
-	var c *openssh.Cmd
-	var cleanup func(err error)
-	switch a.kind {
-	case kCommand:
-		c = m.Command(ctx, expandAll(a.args, h.label)...)
+	stdout, stderr, finish := r.streams(h)
+	var err error
+	if a.kind == kCommand {
+		c := m.Command(ctx, expandAll(a.args, h.label)...)
 		c.Stdin = a.stdinFor()
-	case kPut:
-		local, remote := expandLabel(a.args[0], h.label), expandLabel(a.args[1], h.label)
-		f, err := os.Open(local)
-		if err != nil {
-			return err
+		c.Stdout, c.Stderr = stdout, stderr
+		if a.setup != nil {
+			a.setup(c)
 		}
-		defer f.Close()
-		c = m.Command(ctx, "sh", "-c", `cat > "$1"`, "sh", remote)
-		c.Stdin = f
-	case kGet:
-		remote, local := expandLabel(a.args[0], h.label), expandLabel(a.args[1], h.label)
-		if err := os.MkdirAll(filepath.Dir(local), 0o777); err != nil {
-			return err
-		}
-		f, err := os.Create(local)
-		if err != nil {
-			return err
-		}
-		c = m.Command(ctx, "cat", "--", remote)
-		c.Stdout = f
-		cleanup = func(err error) {
-			f.Close()
-			if err != nil {
-				os.Remove(local)
-			}
-		}
+		err = c.Run()
+	} else {
+		err = r.doTransfer(ctx, h, m, a, stdout, stderr)
 	}
-	var flush []*lineWriter
-	out := func(w io.Writer, buf *[]byte) (io.Writer, func()) {
-		if w != nil {
-			lw := &lineWriter{mu: &r.outMu, w: w, prefix: []byte(h.label + ": ")}
-			flush = append(flush, lw)
-			return lw, nil
-		}
-		sb := &syncBuffer{}
-		return sb, func() { *buf = append(*buf, sb.Bytes()...) }
-	}
-	var keep []func()
-	if c.Stdout == nil {
-		w, k := out(r.Stdout, &h.res.Stdout)
-		c.Stdout = w
-		keep = append(keep, k)
-	}
-	w, k := out(r.Stderr, &h.res.Stderr)
-	c.Stderr = w
-	keep = append(keep, k)
-	if a.setup != nil {
-		a.setup(c)
-	}
-	err := c.Run()
-	for _, lw := range flush {
-		lw.Flush()
-	}
-	for _, k := range keep {
-		if k != nil {
-			k()
-		}
-	}
-	if cleanup != nil {
-		cleanup(err)
-	}
+	finish()
 	var ee *openssh.ExitError
 	switch {
 	case err == nil:
@@ -998,6 +962,110 @@ func (r *Runner) do(ctx context.Context, h *host, m *openssh.Master, a *Action) 
 		h.res.ExitCode = ee.Code
 	default:
 		h.res.ExitCode = -1
+	}
+	return err
+}
+
+// streams returns the writers an action's output goes to: the Runner's
+// writers behind a label prefix, or buffers that finish appends to the
+// host's Result.
+func (r *Runner) streams(h *host) (stdout, stderr io.Writer, finish func()) {
+	var done []func()
+	mk := func(w io.Writer, buf *[]byte) io.Writer {
+		if w != nil {
+			lw := &lineWriter{mu: &r.outMu, w: w, prefix: []byte(h.label + ": ")}
+			done = append(done, lw.Flush)
+			return lw
+		}
+		sb := &syncBuffer{}
+		done = append(done, func() { *buf = append(*buf, sb.Bytes()...) })
+		return sb
+	}
+	stdout = mk(r.Stdout, &h.res.Stdout)
+	stderr = mk(r.Stderr, &h.res.Stderr)
+	return stdout, stderr, func() {
+		for _, f := range done {
+			f()
+		}
+	}
+}
+
+// doTransfer runs an scp or rsync action.
+func (r *Runner) doTransfer(ctx context.Context, h *host, m *openssh.Master, a *Action, stdout, stderr io.Writer) error {
+	args := expandAll(a.args, h.label)
+	srcs, dst := args[:len(args)-1], args[len(args)-1]
+	var removeOnError string
+	if a.kind == kScpGet || a.kind == kRsyncGet {
+		glob := a.scpOpts != nil && a.scpOpts.Glob || a.rsyncOpts != nil && a.rsyncOpts.Glob
+		dir := filepath.Dir(dst)
+		if len(srcs) > 1 || glob || strings.HasSuffix(dst, "/") {
+			dir = dst
+		}
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			return err
+		}
+		if a.oneFile {
+			if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+				removeOnError = dst
+			}
+		}
+	}
+	var err error
+	switch a.kind {
+	case kScpPut, kScpGet:
+		var o openssh.ScpOpts
+		if a.scpOpts != nil {
+			o = *a.scpOpts
+		}
+		if o.Stdout == nil {
+			o.Stdout = stdout
+		}
+		if o.Stderr == nil {
+			o.Stderr = stderr
+		}
+		if a.kind == kScpPut {
+			err = m.ScpPut(ctx, srcs, dst, &o)
+		} else {
+			err = m.ScpGet(ctx, srcs, dst, &o)
+		}
+	case kRsyncPut, kRsyncGet:
+		var o openssh.RsyncOpts
+		if a.rsyncOpts != nil {
+			o = *a.rsyncOpts
+		}
+		if o.Stdout == nil {
+			o.Stdout = stdout
+		}
+		if o.Stderr == nil {
+			o.Stderr = stderr
+		}
+		if a.kind == kRsyncPut {
+			err = m.RsyncPut(ctx, srcs, dst, &o)
+		} else {
+			err = m.RsyncGet(ctx, srcs, dst, &o)
+		}
+	}
+	if err != nil && removeOnError != "" {
+		if st, serr := os.Lstat(removeOnError); serr == nil && st.Mode().IsRegular() {
+			os.Remove(removeOnError)
+		}
+	}
+	return err
+}
+
+// doSFTP runs an SFTP action: the session is closed when fn returns, or
+// under it when ctx ends.
+func (r *Runner) doSFTP(ctx context.Context, h *host, m *openssh.Master, a *Action) error {
+	c, err := m.SFTP(ctx, a.sftpOpts...)
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	err = a.sftp(ctx, h.label, c)
+	stop()
+	c.Close()
+	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 	}
 	return err
 }

@@ -12,11 +12,12 @@
 // command line; with more, each is quoted for the remote shell. "%LABEL%"
 // in the command becomes the host's name and "%%" a "%".
 //
-// put copies local-file to remote-path on every host (remote-path may hold
-// %LABEL%); get copies remote-file from every host to
-// local-dir/<host>/<base name of remote-file>. For now both stream the file
-// through a remote "cat" (a POSIX shell is needed on the hosts); they will
-// use scp once the library has it.
+// put copies local-file to remote-path on every host; get copies
+// remote-file from every host to
+// local-dir/<host>/<base name of remote-file>, creating the directories, so
+// that the hosts' copies never overwrite each other. Both run scp through
+// the host's master (scp's own protocol choice: SFTP from OpenSSH 9.0 on).
+// All paths may hold %LABEL%, as commands do.
 //
 // demo starts a sandbox of 8 hosts (a private sshd with throwaway keys on
 // 127.0.0.2 ... 127.0.0.9), runs a command and a file copy on all of them,
@@ -36,6 +37,10 @@
 //	-t dur      login timeout per host (default 30s)
 //	-T dur      timeout of the command (or copy) on each host (default none)
 //	-r N        reconnections allowed when a connection fails (default 1)
+//	-transport mux|process
+//	            how commands reach each master: a native client of the
+//	            control socket (mux) or one ssh process per command
+//	            (process, the default); see openssh.Options.Transport
 //	-q          no live output, only the summary
 //	-json       print the results as JSON instead of live output and summary
 //
@@ -73,7 +78,8 @@ const usageText = `usage: ossh run  [flags] -- command [args...]
        ossh get  [flags] remote-file local-dir
        ossh demo [-n hosts]
 flags: -H hosts -f hostsfile -p N -c N -l user -i key -F config -o option
-       -t login-timeout -T command-timeout -r reconnections -q -json
+       -t login-timeout -T command-timeout -r reconnections
+       -transport mux|process -q -json
 (go doc github.com/goopenssh/openssh/cmd/ossh for details)`
 
 // exitError carries an exit status.

@@ -107,7 +107,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	// Usage errors: exit status 2.
-	for _, args := range [][]string{{"run", "--", "true"}, {"run", "-H", "x"}, {"put", "-H", "x", "a"}, {"bogus"}} {
+	for _, args := range [][]string{{"run", "--", "true"}, {"run", "-H", "x"}, {"put", "-H", "x", "a"}, {"bogus"}, {"run", "-H", "x", "-transport", "tcp", "--", "true"}} {
 		if _, _, code := ossh(t, args...); code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
@@ -150,19 +150,25 @@ func TestPutGet(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("put: exit %d\n%s%s", code, out, errs)
 	}
+	// Mark each host's copy, so that a get mixing hosts up shows.
+	out, errs, code = ossh(t, append(append([]string{"run", "-q", "-transport", "process"}, hosts...), "--", "printf %LABEL% >> "+remote)...)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errs)
+	}
+	// One get from both hosts, a directory per host locally.
+	got := filepath.Join(dir, "got")
+	out, errs, code = ossh(t, append(append([]string{"get", "-transport", "mux"}, hosts...), remote, got)...)
+	if code != 0 {
+		t.Fatalf("get: exit %d\n%s%s", code, out, errs)
+	}
 	for _, h := range []string{"127.0.0.2", "127.0.0.3"} {
-		got := filepath.Join(dir, "got")
-		r := strings.ReplaceAll(remote, "%LABEL%", h)
-		out, errs, code = ossh(t, "get", "-F", srv.SSHConfig, "-H", h, r, got)
-		if code != 0 {
-			t.Fatalf("get: exit %d\n%s%s", code, out, errs)
-		}
-		b, err := os.ReadFile(filepath.Join(got, h, filepath.Base(r)))
-		if err != nil || !bytes.Equal(b, data) {
+		name := strings.ReplaceAll(filepath.Base(remote), "%LABEL%", h)
+		b, err := os.ReadFile(filepath.Join(got, h, name))
+		if err != nil || !bytes.Equal(b, append(data, h...)) {
 			t.Errorf("%s: %d bytes back, %v", h, len(b), err)
 		}
-		ossh(t, "run", "-q", "-F", srv.SSHConfig, "-H", h, "--", "rm", "-f", r)
 	}
+	ossh(t, append(append([]string{"run", "-q"}, hosts...), "--", "rm", "-f", remote)...)
 	// A missing remote file: the host fails, no local file is left.
 	out, _, code = ossh(t, "get", "-F", srv.SSHConfig, "-H", "127.0.0.2", "/nonexistent/x", dir)
 	if code != 1 || !strings.Contains(out, "FAILED") {

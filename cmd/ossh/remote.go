@@ -38,6 +38,7 @@ type config struct {
 	timeout     time.Duration
 	cmdTimeout  time.Duration
 	reconnect   int
+	transport   openssh.Transport
 	quiet, json bool
 	args        []string
 }
@@ -47,6 +48,7 @@ func parseFlags(sub string, args []string) (*config, error) {
 	fs.SetOutput(io.Discard)
 	var c config
 	var hostArgs, files, opts listFlag
+	var transport string
 	fs.Var(&hostArgs, "H", "hosts")
 	fs.Var(&files, "f", "hosts file")
 	fs.IntVar(&c.workers, "p", 32, "parallelism")
@@ -58,6 +60,7 @@ func parseFlags(sub string, args []string) (*config, error) {
 	fs.DurationVar(&c.timeout, "t", 30*time.Second, "login timeout")
 	fs.DurationVar(&c.cmdTimeout, "T", 0, "command timeout")
 	fs.IntVar(&c.reconnect, "r", 1, "reconnections")
+	fs.StringVar(&transport, "transport", "process", "transport")
 	fs.BoolVar(&c.quiet, "q", false, "quiet")
 	fs.BoolVar(&c.json, "json", false, "json")
 	if err := fs.Parse(args); err != nil {
@@ -77,6 +80,14 @@ func parseFlags(sub string, args []string) (*config, error) {
 		c.sshOpts = append(c.sshOpts, "-o", o)
 	}
 	c.args = fs.Args()
+	switch transport {
+	case "process":
+		c.transport = openssh.TransportProcess
+	case "mux":
+		c.transport = openssh.TransportMux
+	default:
+		return nil, usageErr("-transport must be mux or process")
+	}
 	switch {
 	case len(c.hosts) == 0:
 		return nil, usageErr("no hosts: give -H or -f")
@@ -129,6 +140,7 @@ func (c *config) newRunner() (*parallel.Runner, error) {
 		ConfigFile: c.sshConfig,
 		MasterOpts: c.sshOpts,
 		Timeout:    c.timeout,
+		Transport:  c.transport,
 	}
 	for _, h := range c.hosts {
 		o := base
@@ -142,7 +154,9 @@ func (c *config) newRunner() (*parallel.Runner, error) {
 	return r, nil
 }
 
-// action returns the action of a subcommand.
+// action returns the action of a subcommand. get writes each host's file
+// to local-dir/<label>/<base name>: labels are unique and hold no slash,
+// so no two hosts share a destination.
 func (c *config) action(sub string) parallel.Action {
 	var a parallel.Action
 	switch sub {
