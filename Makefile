@@ -25,5 +25,6 @@ vet:
 
 -include mk/*.mk
 
-bench: deps
+bench: deps bench-deps
 	bench/compare.sh
+	bench/parallel.sh
