@@ -22,10 +22,11 @@ const (
 	// with it, per-call ssh options included.
 	TransportProcess Transport = iota
 	// TransportMux speaks OpenSSH's control-socket protocol (PROTOCOL.mux,
-	// version 4) directly: commands, [Master.Check], [Master.Stop],
-	// [Master.Close], [Master.DialContext] and port forwards need no process
-	// of their own, which makes a short command several times faster. What
-	// runs a program of its own (scp, rsync, SFTP, sshfs) still starts one,
+	// version 4) directly: commands, [Master.SFTP], [Master.Check],
+	// [Master.Stop], [Master.Close], [Master.DialContext] and port forwards
+	// need no process of their own, which makes a short command several
+	// times faster. What runs a program of its own (scp, rsync, sshfs)
+	// still starts one,
 	// and so does a [Cmd] with ssh options of its own (Cmd.SSHOpts, or
 	// Options.DefaultSSHOpts), which the protocol cannot carry. Behaviour,
 	// errors and exit codes are those of TransportProcess, except that
