@@ -45,7 +45,9 @@ const (
 // a shorthand: m.Capture(ctx, args...) is m.Command(ctx, args...).Capture().
 // A Cmd runs once.
 //
-// Every run is one slave ssh process on the master's connection; Args and
+// Every run is one slave ssh process on the master's connection (with
+// [TransportMux], one session opened over the control socket, and no
+// process, unless SSHOpts or Options.DefaultSSHOpts are set); Args and
 // SSHOpts are %VAR% expanded (when the Master has expansion on) before
 // quoting. When quoting is on, the extended redirections of Net::OpenSSH
 // are appended for the streams that are discarded ("</dev/null",
@@ -57,7 +59,9 @@ const (
 //   - ctx: when it is done before the command ends, the local ssh gets
 //     SIGTERM, again after half of the grace period, then SIGKILL (the grace
 //     period is WaitDelay, 1 s when zero); the error wraps ctx.Err() (and
-//     matches [ErrTimeout] for a deadline).
+//     matches [ErrTimeout] for a deadline). Over [TransportMux] the
+//     session's control connection is closed instead, which the master
+//     treats as it treats the exit of a killed ssh.
 //   - IdleTimeout: see the field.
 //
 // What happens to the remote process when the local ssh is killed depends
@@ -150,9 +154,11 @@ type Cmd struct {
 	// a 1 s grace period.
 	WaitDelay time.Duration
 
-	// Process is the local ssh process, once started.
+	// Process is the local ssh process, once started. It stays nil when
+	// the command runs over [TransportMux].
 	Process *os.Process
-	// ProcessState is the state of the local ssh process after Wait.
+	// ProcessState is the state of the local ssh process after Wait (nil
+	// over [TransportMux]).
 	ProcessState *os.ProcessState
 
 	m   *Master
