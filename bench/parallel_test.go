@@ -738,11 +738,12 @@ func BenchmarkParallel64Phases(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			var conn, run, rest []time.Duration
+			var conn, run, disc, wait []time.Duration
 			for _, x := range res {
 				conn = append(conn, x.Connect)
 				run = append(run, x.Run)
-				rest = append(rest, x.End.Sub(x.Start)-x.Connect-x.Run)
+				disc = append(disc, x.Disconnect)
+				wait = append(wait, x.End.Sub(x.Start)-x.Connect-x.Run-x.Disconnect)
 			}
 			perHost := func(k map[string]int) string {
 				var ks []string
@@ -760,8 +761,8 @@ func BenchmarkParallel64Phases(b *testing.B) {
 			closing := time.Since(t1)
 			atClose := perHost(kinds())
 			ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/1e6) }
-			fmt.Fprintf(&out, "%s, %s: Run %s; per host (median): connect %s, run %s, rest (slot wait, close) %s; ssh processes per host in Run: %s",
-				what, tr, ms(wall), ms(median(conn)), ms(median(run)), ms(median(rest)), inRun)
+			fmt.Fprintf(&out, "%s, %s: Run %s; per host (median): connect %s, run %s, disconnect %s, waiting for a worker %s; ssh processes per host in Run: %s",
+				what, tr, ms(wall), ms(median(conn)), ms(median(run)), ms(median(disc)), ms(median(wait)), inRun)
 			if keep {
 				fmt.Fprintf(&out, "; Close afterwards %s, processes per host %s", ms(closing), atClose)
 			}

@@ -18,11 +18,18 @@ import (
 	"github.com/goopenssh/openssh/internal/sshtest"
 )
 
-// Sixteen hosts: selectors, %LABEL%, captured and streamed output, exit
-// codes, Put and Get.
+// Sixteen hosts, with each transport: selectors, %LABEL%, captured and
+// streamed output, exit codes, Put and Get.
 func TestCommands16(t *testing.T) {
+	for _, tr := range []openssh.Transport{openssh.TransportProcess, openssh.TransportMux} {
+		t.Run(tr.String(), func(t *testing.T) { testCommands16(t, tr) })
+	}
+}
+
+func testCommands16(t *testing.T, tr openssh.Transport) {
 	checkNoLeaks(t)
 	srv, opts := startHosts(t, 16)
+	opts.Transport = tr
 	r := newRunner(t, srv, opts)
 	r.Workers = 16
 	if _, err := r.All(Command("echo out-%LABEL%; echo err-%LABEL% >&2")); err != nil {
@@ -63,8 +70,9 @@ func TestCommands16(t *testing.T) {
 		if x.ExitCode != wantCode || x.Err != nil || x.Connects != 1 {
 			t.Errorf("%s: exit %d err %v connects %d", l, x.ExitCode, x.Err, x.Connects)
 		}
-		if x.Connect <= 0 || x.Run <= 0 || x.End.Before(x.Start) {
-			t.Errorf("%s: timings %v %v %v %v", l, x.Connect, x.Run, x.Start, x.End)
+		if x.Connect <= 0 || x.Run <= 0 || x.Disconnect <= 0 || x.End.Before(x.Start) ||
+			x.End.Sub(x.Start) < x.Connect+x.Run+x.Disconnect {
+			t.Errorf("%s: timings %v %v %v %v %v", l, x.Connect, x.Run, x.Disconnect, x.Start, x.End)
 		}
 	}
 

@@ -197,12 +197,16 @@ type Result struct {
 	Connects   int
 	Reconnects int
 	Retries    int
-	// Connect is the time spent connecting, Run the time spent running
-	// actions; Start and End bound the host's whole run.
-	Connect time.Duration
-	Run     time.Duration
-	Start   time.Time
-	End     time.Time
+	// Connect is the time spent connecting (closing an idle host's master
+	// to make room included), Run the time spent running actions,
+	// Disconnect the time spent closing the host's own master (at the end,
+	// or after it failed); Start and End bound the host's whole run, whose
+	// rest is waiting (for a worker, a join, a retry).
+	Connect    time.Duration
+	Run        time.Duration
+	Disconnect time.Duration
+	Start      time.Time
+	End        time.Time
 }
 
 // OK reports whether the host went through its whole queue.
@@ -486,16 +490,39 @@ func (a *Action) check() error {
 	return nil
 }
 
-// Close closes every master the Runner keeps open (see KeepMasters). It
-// must not be called during a Run.
+// Close closes every master the Runner keeps open (see KeepMasters),
+// Workers of them at a time, and returns when all are closed. It must not
+// be called during a Run.
 func (r *Runner) Close() error {
 	r.mu.Lock()
 	hosts := slices.Clone(r.hosts)
 	r.mu.Unlock()
 	r.initConn()
-	for _, h := range hosts {
-		r.dropMaster(h)
+	n := r.Workers
+	if n <= 0 {
+		n = r.Connections
 	}
+	if n <= 0 {
+		n = DefaultWorkers
+	}
+	sem := make(chan struct{}, n)
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		r.cmu.Lock()
+		open := h.m != nil
+		r.cmu.Unlock()
+		if !open {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.dropMaster(h)
+			<-sem
+		}()
+	}
+	wg.Wait()
 	return nil
 }
 
@@ -756,7 +783,7 @@ func (r *Runner) jump(h *host, tag string) {
 // finishHost closes the master (unless kept) and reports the result.
 func (r *Runner) finishHost(ctx context.Context, h *host) {
 	if !r.KeepMasters || ctx.Err() != nil {
-		r.dropMaster(h)
+		h.res.Disconnect += r.dropMaster(h)
 	}
 	h.res.End = time.Now()
 	if r.OnResult != nil {
@@ -862,7 +889,7 @@ func (r *Runner) attempt(ctx context.Context, h *host, a *Action) error {
 	h.res.Run += time.Since(t0)
 	h.res.Actions++
 	if err != nil && m != nil && isMasterFailure(err) {
-		r.dropMaster(h)
+		h.res.Disconnect += r.dropMaster(h)
 	}
 	return err
 }
@@ -896,10 +923,10 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 		r.stats.MaxOpen = max(r.stats.MaxOpen, r.open)
 	}
 	r.cmu.Unlock()
+	t0 := time.Now()
 	if victim != nil {
 		victim.Close()
 	}
-	t0 := time.Now()
 	m, err := openssh.New(ctx, h.target, &h.opts)
 	h.res.Connect += time.Since(t0)
 	h.res.Connects++
@@ -914,20 +941,24 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 	return m, nil
 }
 
-// dropMaster closes the host's master, if any.
-func (r *Runner) dropMaster(h *host) {
+// dropMaster closes the host's master, if any, and returns the time it
+// took.
+func (r *Runner) dropMaster(h *host) time.Duration {
 	r.cmu.Lock()
 	m := h.m
 	h.m = nil
 	r.cmu.Unlock()
 	if m == nil {
-		return
+		return 0
 	}
+	t0 := time.Now()
 	m.Close()
+	d := time.Since(t0)
 	r.cmu.Lock()
 	r.open--
 	r.ccond.Broadcast()
 	r.cmu.Unlock()
+	return d
 }
 
 // do runs one action.

@@ -46,8 +46,15 @@ var (
 // remote paths, file contents checked on every host (remotely with cat
 // and locally after the copies back).
 func TestTransfers16(t *testing.T) {
+	for _, tr := range []openssh.Transport{openssh.TransportProcess, openssh.TransportMux} {
+		t.Run(tr.String(), func(t *testing.T) { testTransfers16(t, tr) })
+	}
+}
+
+func testTransfers16(t *testing.T, tr openssh.Transport) {
 	checkNoLeaks(t)
 	srv, opts := startHosts(t, 16)
+	opts.Transport = tr
 	r := newRunner(t, srv, opts)
 	r.Workers = 16
 	dir := t.TempDir()
@@ -251,8 +258,15 @@ func TestTransferPolicies(t *testing.T) {
 // A transfer whose master dies under it reconnects when allowed; an SFTP
 // action whose context ends has its session closed under it.
 func TestTransferReconnectAndTimeout(t *testing.T) {
+	for _, tr := range []openssh.Transport{openssh.TransportProcess, openssh.TransportMux} {
+		t.Run(tr.String(), func(t *testing.T) { testTransferReconnectAndTimeout(t, tr) })
+	}
+}
+
+func testTransferReconnectAndTimeout(t *testing.T, tr openssh.Transport) {
 	checkNoLeaks(t)
 	srv, opts := startHosts(t, 2)
+	opts.Transport = tr
 	r := newRunner(t, srv, opts)
 	r.RetryDelay = 20 * time.Millisecond
 	r.Reconnections = 2
@@ -279,7 +293,7 @@ func TestTransferReconnectAndTimeout(t *testing.T) {
 			return errors.New("the session is still open after the timeout")
 		}
 		return err
-	}).Timeout(200 * time.Millisecond))
+	}).Timeout(200*time.Millisecond))
 	res, err := r.Run(context.Background())
 	if !errors.Is(err, ErrHostsFailed) {
 		t.Fatalf("Run: %v", err)
