@@ -559,6 +559,12 @@ func (m *Master) control(ctx context.Context, ctl string, extra ...string) ([]by
 	cmd.WaitDelay = time.Second
 	cmd.SysProcAttr = slaveSysProcAttr()
 	out, err := cmd.CombinedOutput()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		// ssh exited 0, but the copy of its output outlived WaitDelay
+		// (seen under heavy load, with many processes starting): what it
+		// printed is in out.
+		err = nil
+	}
 	m.log.Debug("openssh: control command", "host", m.host, "cmd", ctl, "err", err)
 	return out, err
 }

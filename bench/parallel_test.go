@@ -260,12 +260,17 @@ func (e *peerEnv) runner(b *testing.B, tr openssh.Transport, keep bool) *paralle
 	return r
 }
 
-// round runs `true` on every host of r.
+// round runs `true` on every host of r; its error names what failed.
 func (e *peerEnv) round(ctx context.Context, r *parallel.Runner) error {
 	if _, err := r.All(parallel.Command("true")); err != nil {
 		return err
 	}
-	_, err := r.Run(ctx)
+	res, err := r.Run(ctx)
+	if err != nil {
+		for _, x := range res.Failed() {
+			err = fmt.Errorf("%w; %v", err, x.Err)
+		}
+	}
 	return err
 }
 
@@ -560,6 +565,10 @@ func BenchmarkParallel64Peers(b *testing.B) {
 	peerTable(&out, "cold: connect + true + disconnect", cold, coldRes)
 	peerTable(&out, "warm: a round of true over open connections", warm, warmRes)
 	fmt.Fprintln(&out, "parallel-ssh has no persistent connection: its warm round would be a cold one.")
+	fmt.Fprintf(&out, "failed rounds (run again, not counted): %d\n", len(peerFailures))
+	for _, f := range peerFailures {
+		fmt.Fprintln(&out, "  "+f)
+	}
 	for _, t := range []struct {
 		what, name string
 		res        map[string][]time.Duration
@@ -607,6 +616,13 @@ func peerRounds(b *testing.B, what string, impls []peerImpl, rounds int) map[str
 			k := (j + max(i, 0)) % len(impls)
 			im := impls[k]
 			ds, err := im.round()
+			for try := 1; err != nil && try <= 2; try++ {
+				// A failed round is reported and run again (twice at
+				// most): the table counts the failures.
+				fmt.Fprintf(os.Stderr, "%s round %d: %s FAILED: %v\n", what, i+1, im.name, err)
+				peerFailures = append(peerFailures, fmt.Sprintf("%s, %s: %v", what, im.name, err))
+				ds, err = im.round()
+			}
 			if err != nil {
 				b.Fatalf("%s, %s: %v", what, im.name, err)
 			}
@@ -632,6 +648,9 @@ func peerRounds(b *testing.B, what string, impls []peerImpl, rounds int) map[str
 	}
 	return res
 }
+
+// peerFailures are the rounds that failed and were run again.
+var peerFailures []string
 
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
@@ -736,6 +755,9 @@ func BenchmarkParallel64Phases(b *testing.B) {
 			res, err := r.Run(ctx)
 			wall := time.Since(t0)
 			if err != nil {
+				for _, x := range res.Failed() {
+					err = fmt.Errorf("%w; %v", err, x.Err)
+				}
 				b.Fatal(err)
 			}
 			var conn, run, disc, wait []time.Duration

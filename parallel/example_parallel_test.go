@@ -7,6 +7,7 @@ import (
 
 	"github.com/goopenssh/openssh"
 	"github.com/goopenssh/openssh/parallel"
+	"github.com/pkg/sftp"
 )
 
 // Run a command on a group of hosts, copy a file to some of them, and wait
@@ -59,4 +60,28 @@ func ExampleJoin() {
 	// b after a
 	// c: local: boom
 	// parallel: 1 of 3 hosts failed (c)
+}
+
+// Collect a log from every host with rsync, each into a directory of its
+// own, and check a file with SFTP, over the native control-socket client.
+func ExampleRsyncGet() {
+	r := &parallel.Runner{Workers: 32, Options: &openssh.Options{Transport: openssh.TransportMux}}
+	defer r.Close()
+	for _, h := range []string{"web1", "web2"} {
+		r.AddHost(h, h+".example.com", nil)
+	}
+	r.All(parallel.RsyncGet([]string{"/var/log/app.log"}, "logs/%LABEL%/", &openssh.RsyncOpts{Compress: true}))
+	r.All(parallel.SFTP(func(ctx context.Context, label string, c *sftp.Client) error {
+		st, err := c.Stat("/etc/app.conf")
+		if err != nil {
+			return err
+		}
+		fmt.Println(label, st.Size())
+		return nil
+	}))
+	results, err := r.Run(context.Background())
+	for _, x := range results.Failed() {
+		fmt.Println(x.Label, x.Err)
+	}
+	_ = err
 }
