@@ -128,6 +128,10 @@ var (
 	// "administratively prohibited", from AllowTcpForwarding or
 	// PermitOpen). It comes with [ErrForwardFailed].
 	ErrForwardDenied = errors.New("openssh: forwarding denied by the server")
+	// ErrSessionRefused: the master or the server refused to open a
+	// session for a command (sshd's MaxSessions reached, a session open
+	// refused by the peer).
+	ErrSessionRefused = errors.New("openssh: session refused")
 )
 
 // Error is a failure of an operation on a [Master]. Code classifies it as
