@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -67,14 +70,15 @@ func newTransportEnv(b *testing.B) *transportEnv {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e := &transportEnv{srv: srv}
-	e.native = benchMaster(b, ctx, srv, openssh.TransportMux)
-	e.process = benchMaster(b, ctx, srv, openssh.TransportProcess)
+	e.native = benchMaster(b, ctx, srv, openssh.TransportMux, 0)
+	e.process = benchMaster(b, ctx, srv, openssh.TransportProcess, 0)
 	e.xc = xcryptoClient(b, srv)
 	return e
 }
 
-// benchMaster starts a master on srv with the given transport.
-func benchMaster(b *testing.B, ctx context.Context, srv *sshtest.Server, t openssh.Transport) *openssh.Master {
+// benchMaster starts a master on srv with the given transport and
+// Options.MaxSessions.
+func benchMaster(b *testing.B, ctx context.Context, srv *sshtest.Server, t openssh.Transport, maxSessions int) *openssh.Master {
 	b.Helper()
 	dir, err := os.MkdirTemp("", "bmux")
 	if err != nil {
@@ -82,12 +86,13 @@ func benchMaster(b *testing.B, ctx context.Context, srv *sshtest.Server, t opens
 	}
 	b.Cleanup(func() { os.RemoveAll(dir) })
 	m, err := openssh.New(ctx, srv.Addr, &openssh.Options{
-		ConfigFile: srv.SSHConfig,
-		CtlDir:     dir,
-		BatchMode:  true,
-		Timeout:    20 * time.Second,
-		MasterOpts: []string{"-o", "KexAlgorithms=" + benchKex, "-o", "Ciphers=" + benchCipher},
-		Transport:  t,
+		ConfigFile:  srv.SSHConfig,
+		CtlDir:      dir,
+		BatchMode:   true,
+		Timeout:     20 * time.Second,
+		MasterOpts:  []string{"-o", "KexAlgorithms=" + benchKex, "-o", "Ciphers=" + benchCipher},
+		Transport:   t,
+		MaxSessions: maxSessions,
 	})
 	if err != nil {
 		b.Fatalf("openssh.New (%v): %v", t, err)
@@ -202,6 +207,8 @@ type impl struct {
 	op   func(ctx context.Context) error
 	// warm, if set, replaces op for the untimed warm-up.
 	warm func(ctx context.Context) error
+	// diag marks a diagnostic variant, run only when $BENCH_IMPLS names it.
+	diag bool
 }
 
 // roundOffset is $BENCH_ROUND, which compare.sh sets so that the order of
@@ -211,11 +218,30 @@ func roundOffset() int {
 	return n
 }
 
+// named reports whether $BENCH_IMPLS (comma-separated) names name.
+func named(name string) bool {
+	return slices.Contains(strings.Split(os.Getenv("BENCH_IMPLS"), ","), name)
+}
+
+// selected returns the impls named in $BENCH_IMPLS, to profile some alone;
+// when it is empty, all of them but the diagnostic ones.
+func selected(impls []impl) []impl {
+	var sel []impl
+	for _, im := range impls {
+		if named(im.name) || (os.Getenv("BENCH_IMPLS") == "" && !im.diag) {
+			sel = append(sel, im)
+		}
+	}
+	return sel
+}
+
 // interleave runs b's iterations; iteration i runs block(impl) once for
 // every impl, starting with impl (i + $BENCH_ROUND) mod len(impls). It
-// returns the time each impl took in total and the number of iterations.
-func interleave(b *testing.B, impls []impl, block func(impl) (time.Duration, error)) ([]time.Duration, int) {
+// returns the impls it ran (see selected), the time each took in total and
+// the number of iterations.
+func interleave(b *testing.B, impls []impl, block func(impl) (time.Duration, error)) ([]impl, []time.Duration, int) {
 	b.Helper()
+	impls = selected(impls)
 	for _, im := range impls { // warm up: first session, page cache
 		warm := im.warm
 		if warm == nil {
@@ -239,7 +265,7 @@ func interleave(b *testing.B, impls []impl, block func(impl) (time.Duration, err
 		}
 		iters++
 	}
-	return total, iters
+	return impls, total, iters
 }
 
 // reportNs reports each impl's time per operation as <name>-ns/op, where
@@ -285,17 +311,27 @@ func parallelBlock(ctx context.Context) func(impl) (time.Duration, error) {
 	}
 }
 
-// trueImpls are the five ways of running `true`.
+// trueImpls are the five ways of running `true`, and a diagnostic sixth:
+// nativenl, native on a master with no MaxSessions limit in the library
+// (Options.MaxSessions -1), started only when $BENCH_IMPLS names it.
 func trueImpls(b *testing.B, e *transportEnv) []impl {
 	argv := rawArgv(b, e.process, "true")
 	ctl := e.native.CtlPath()
-	return []impl{
+	var extra []impl
+	if named("nativenl") {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		nl := benchMaster(b, ctx, e.srv, openssh.TransportMux, -1)
+		extra = append(extra, impl{name: "nativenl", diag: true,
+			op: func(ctx context.Context) error { return nl.System(ctx, "true") }})
+	}
+	return append([]impl{
 		{name: "native", op: func(ctx context.Context) error { return e.native.System(ctx, "true") }},
 		{name: "process", op: func(ctx context.Context) error { return e.process.System(ctx, "true") }},
 		{name: "raw", op: func(ctx context.Context) error { return rawRun(ctx, argv) }},
 		{name: "xcrypto", op: func(context.Context) error { return xcryptoRun(e.xc, "true") }},
 		{name: "muxraw", op: func(ctx context.Context) error { return muxRawRun(ctx, ctl, "true") }},
-	}
+	}, extra...)
 }
 
 // BenchmarkTrueSeq is the latency of a remote `true`, one command at a
@@ -303,7 +339,7 @@ func trueImpls(b *testing.B, e *transportEnv) []impl {
 func BenchmarkTrueSeq(b *testing.B) {
 	e := newTransportEnv(b)
 	impls := trueImpls(b, e)
-	total, iters := interleave(b, impls, sequential(b.Context()))
+	impls, total, iters := interleave(b, impls, sequential(b.Context()))
 	reportNs(b, impls, total, iters, 1)
 }
 
@@ -313,7 +349,7 @@ func BenchmarkTrueSeq(b *testing.B) {
 func BenchmarkTruePar8(b *testing.B) {
 	e := newTransportEnv(b)
 	impls := trueImpls(b, e)
-	total, iters := interleave(b, impls, parallelBlock(b.Context()))
+	impls, total, iters := interleave(b, impls, parallelBlock(b.Context()))
 	reportNs(b, impls, total, iters, parWidth*parPerWorker)
 }
 
@@ -329,30 +365,90 @@ func BenchmarkStream1GiB(b *testing.B) {
 	const small = 1 << 20
 	smallLine := streamLine(small)
 	smallArgv := rawArgv(b, e.process, smallLine)
-	stream := func(size int64, f func(context.Context) (int64, error)) func(context.Context) error {
-		return func(ctx context.Context) error {
-			n, err := f(ctx)
-			return checkSize(n, size, err)
+	// mk makes the impl whose f streams 1 GiB, or 1 MiB when !big.
+	mk := func(name string, f func(ctx context.Context, big bool) (int64, error)) impl {
+		return impl{
+			name: name,
+			op: func(ctx context.Context) error {
+				n, err := f(ctx, true)
+				return checkSize(n, gib, err)
+			},
+			warm: func(ctx context.Context) error {
+				n, err := f(ctx, false)
+				return checkSize(n, small, err)
+			},
 		}
 	}
-	impls := []impl{
-		{"native",
-			stream(gib, func(ctx context.Context) (int64, error) { return libStream(ctx, e.native, line) }),
-			stream(small, func(ctx context.Context) (int64, error) { return libStream(ctx, e.native, smallLine) })},
-		{"process",
-			stream(gib, func(ctx context.Context) (int64, error) { return libStream(ctx, e.process, line) }),
-			stream(small, func(ctx context.Context) (int64, error) { return libStream(ctx, e.process, smallLine) })},
-		{"raw",
-			stream(gib, func(ctx context.Context) (int64, error) { return rawStream(ctx, argv) }),
-			stream(small, func(ctx context.Context) (int64, error) { return rawStream(ctx, smallArgv) })},
-		{"xcrypto",
-			stream(gib, func(context.Context) (int64, error) { return xcryptoStream(e.xc, line) }),
-			stream(small, func(context.Context) (int64, error) { return xcryptoStream(e.xc, smallLine) })},
+	pick := func(big bool) (string, []string) {
+		if big {
+			return line, argv
+		}
+		return smallLine, smallArgv
 	}
-	total, iters := interleave(b, impls, sequential(b.Context()))
+	impls := []impl{
+		mk("native", func(ctx context.Context, big bool) (int64, error) {
+			l, _ := pick(big)
+			return libStream(ctx, e.native, l)
+		}),
+		mk("process", func(ctx context.Context, big bool) (int64, error) {
+			l, _ := pick(big)
+			return libStream(ctx, e.process, l)
+		}),
+		mk("raw", func(ctx context.Context, big bool) (int64, error) {
+			_, a := pick(big)
+			return rawStream(ctx, a)
+		}),
+		mk("xcrypto", func(_ context.Context, big bool) (int64, error) {
+			l, _ := pick(big)
+			return xcryptoStream(e.xc, l)
+		}),
+	}
+	// Throughput on a shared machine follows the load of the moment; the
+	// CPU time the local side spends per GiB (this process, the masters,
+	// the ssh -S children) does not, and tells where a difference comes
+	// from.
+	pids := []int{e.native.MasterPID(), e.process.MasterPID()}
+	cpu := map[string]time.Duration{}
+	seq := sequential(b.Context())
+	block := func(im impl) (time.Duration, error) {
+		c0 := localCPU(pids)
+		d, err := seq(im)
+		cpu[im.name] += localCPU(pids) - c0
+		return d, err
+	}
+	impls, total, iters := interleave(b, impls, block)
 	for j, im := range impls {
 		b.ReportMetric(float64(gib)*float64(iters)/total[j].Seconds()/1e6, im.name+"-MB/s")
+		b.ReportMetric(float64(cpu[im.name].Milliseconds())/float64(iters), im.name+"-cpums/GiB")
 	}
+}
+
+// localCPU is the user and system CPU time of this process, of its
+// waited-for children and of the processes pids so far.
+func localCPU(pids []int) time.Duration {
+	var d time.Duration
+	for _, who := range []int{syscall.RUSAGE_SELF, syscall.RUSAGE_CHILDREN} {
+		var ru syscall.Rusage
+		if syscall.Getrusage(who, &ru) == nil {
+			d += time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		}
+	}
+	for _, pid := range pids {
+		st, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			continue
+		}
+		// Fields after "(comm)": state is the 3rd field of the line,
+		// utime and stime the 14th and 15th, in clock ticks (USER_HZ,
+		// 100 on Linux).
+		f := strings.Fields(string(st[strings.LastIndexByte(string(st), ')')+1:]))
+		if len(f) > 12 {
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			stm, _ := strconv.ParseInt(f[12], 10, 64)
+			d += time.Duration(ut+stm) * 10 * time.Millisecond
+		}
+	}
+	return d
 }
 
 // BenchmarkCheck is the latency of Master.Check on each transport, and of
@@ -366,6 +462,58 @@ func BenchmarkCheck(b *testing.B) {
 		{name: "process", op: e.process.Check},
 		{name: "muxraw", op: func(ctx context.Context) error { return muxRawAlive(ctx, ctl) }},
 	}
-	total, iters := interleave(b, impls, sequential(b.Context()))
+	impls, total, iters := interleave(b, impls, sequential(b.Context()))
 	reportNs(b, impls, total, iters, 1)
+}
+
+// BenchmarkTruePhases splits a remote `true` into phases, to show where
+// the time of a session goes (compare.sh does not run it): for
+// internal/mux, dial (connect and hello), open (NEW_SESSION until
+// SESSION_OPENED: the master opens a channel and sshd confirms it) and run
+// (until the exit message and the master's close); for x/crypto, open
+// (channel open) and run (exec until exit-status and channel close).
+// Metrics: muxdial-, muxopen-, muxrun-, xcopen- and xcrun-ns/op.
+func BenchmarkTruePhases(b *testing.B) {
+	e := newTransportEnv(b)
+	ctx := b.Context()
+	ctl := e.native.CtlPath()
+	var ph [5]time.Duration
+	n := 0
+	for b.Loop() {
+		t0 := time.Now()
+		c, err := mux.Dial(ctx, ctl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		s, err := c.NewSession(ctx, mux.SessionRequest{Command: "true"}, nil, nil, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		if st, err := s.Wait(ctx); err != nil || st != 0 {
+			b.Fatal(st, err)
+		}
+		t3 := time.Now()
+		c.Close()
+		xs, err := e.xc.NewSession()
+		if err != nil {
+			b.Fatal(err)
+		}
+		t4 := time.Now()
+		if err := xs.Run("true"); err != nil {
+			b.Fatal(err)
+		}
+		t5 := time.Now()
+		xs.Close()
+		ph[0] += t1.Sub(t0)
+		ph[1] += t2.Sub(t1)
+		ph[2] += t3.Sub(t2)
+		ph[3] += t4.Sub(t3)
+		ph[4] += t5.Sub(t4)
+		n++
+	}
+	for i, name := range []string{"muxdial", "muxopen", "muxrun", "xcopen", "xcrun"} {
+		b.ReportMetric(float64(ph[i].Nanoseconds())/float64(n), name+"-ns/op")
+	}
 }
