@@ -242,7 +242,8 @@ type ExitError struct {
 	Host string
 	// Cmd is the remote command line.
 	Cmd string
-	// ProcessState is the state of the local ssh process.
+	// ProcessState is the state of the local ssh process (nil for a
+	// command run over [TransportMux]).
 	ProcessState *os.ProcessState
 	// Msg replaces the default description when set (rsync's code meanings).
 	Msg string

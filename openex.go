@@ -45,7 +45,9 @@ const (
 // a shorthand: m.Capture(ctx, args...) is m.Command(ctx, args...).Capture().
 // A Cmd runs once.
 //
-// Every run is one slave ssh process on the master's connection; Args and
+// Every run is one slave ssh process on the master's connection (with
+// [TransportMux], one session opened over the control socket, and no
+// process, unless SSHOpts or Options.DefaultSSHOpts are set); Args and
 // SSHOpts are %VAR% expanded (when the Master has expansion on) before
 // quoting. When quoting is on, the extended redirections of Net::OpenSSH
 // are appended for the streams that are discarded ("</dev/null",
@@ -57,7 +59,9 @@ const (
 //   - ctx: when it is done before the command ends, the local ssh gets
 //     SIGTERM, again after half of the grace period, then SIGKILL (the grace
 //     period is WaitDelay, 1 s when zero); the error wraps ctx.Err() (and
-//     matches [ErrTimeout] for a deadline).
+//     matches [ErrTimeout] for a deadline). Over [TransportMux] the
+//     session's control connection is closed instead, which the master
+//     treats as it treats the exit of a killed ssh.
 //   - IdleTimeout: see the field.
 //
 // What happens to the remote process when the local ssh is killed depends
@@ -94,6 +98,8 @@ type Cmd struct {
 	// quoted: then the remote line also gets 2>&1 and the order is kept.
 	StderrToStdout bool
 	// Tty asks for a remote terminal (ssh -tt). [Cmd.StartPty] sets it.
+	// The session has no escape character (ssh -e none): every byte
+	// reaches the remote side.
 	Tty bool
 
 	// QuoteArgs says whether Args are quoted; see [QuoteMode].
@@ -150,9 +156,11 @@ type Cmd struct {
 	// a 1 s grace period.
 	WaitDelay time.Duration
 
-	// Process is the local ssh process, once started.
+	// Process is the local ssh process, once started. It stays nil when
+	// the command runs over [TransportMux].
 	Process *os.Process
-	// ProcessState is the state of the local ssh process after Wait.
+	// ProcessState is the state of the local ssh process after Wait (nil
+	// over [TransportMux]).
 	ProcessState *os.ProcessState
 
 	m   *Master
@@ -339,7 +347,14 @@ func (c *Cmd) ownSSHOpts() []string {
 
 // sshOpts returns the per-call ssh options.
 func (c *Cmd) sshOpts() []string {
-	o := append([]string(nil), c.ownSSHOpts()...)
+	var o []string
+	if c.Tty {
+		// No escape character: bytes written to the tty reach the remote
+		// side as they are ("\n~." would end the session otherwise), as
+		// over TransportMux. Placed first, so SSHOpts can set another.
+		o = append(o, "-e", "none")
+	}
+	o = append(o, c.ownSSHOpts()...)
 	if c.Tty {
 		// As Net::OpenSSH: no "Shared connection closed" on the tty.
 		o = append(o, "-q")

@@ -22,10 +22,11 @@ const (
 	// with it, per-call ssh options included.
 	TransportProcess Transport = iota
 	// TransportMux speaks OpenSSH's control-socket protocol (PROTOCOL.mux,
-	// version 4) directly: commands, [Master.Check], [Master.Stop],
-	// [Master.Close], [Master.DialContext] and port forwards need no process
-	// of their own, which makes a short command several times faster. What
-	// runs a program of its own (scp, rsync, SFTP, sshfs) still starts one,
+	// version 4) directly: commands, [Master.SFTP], [Master.Check],
+	// [Master.Stop], [Master.Close], [Master.DialContext] and port forwards
+	// need no process of their own, which makes a short command several
+	// times faster. What runs a program of its own (scp, rsync, sshfs)
+	// still starts one,
 	// and so does a [Cmd] with ssh options of its own (Cmd.SSHOpts, or
 	// Options.DefaultSSHOpts), which the protocol cannot carry. Behaviour,
 	// errors and exit codes are those of TransportProcess, except that
@@ -278,11 +279,12 @@ func (m *Master) muxFailure(ctx context.Context, op string, err error) error {
 // own (mux.c allows one session per connection) and passes it the three
 // files, which the master reads and writes directly. ownTTY says that fin
 // is the pty StartPty made, which is not restored after raw mode.
+//
+// A session the server refuses is asked for again a few times over about
+// 300 ms: sshd frees a session a moment after its exit status is sent, so a
+// refusal is often a race that a retry wins (nothing was read from the
+// files yet).
 func (c *Cmd) startMux(line string, fin, fout, ferr *os.File, ownTTY bool) error {
-	conn, err := mux.Dial(c.ctx, c.m.ctlPath)
-	if err != nil {
-		return c.muxStartError(err)
-	}
 	req := mux.SessionRequest{
 		Command:   line,
 		Subsystem: c.Subsystem,
@@ -293,10 +295,28 @@ func (c *Cmd) startMux(line string, fin, fout, ferr *os.File, ownTTY bool) error
 	if c.Tty {
 		req.Term = os.Getenv("TERM")
 	}
-	s, err := conn.NewSession(c.ctx, req, fin, fout, ferr)
-	if err != nil {
+	var s *mux.Session
+	for wait := 10 * time.Millisecond; ; wait *= 2 {
+		conn, err := mux.Dial(c.ctx, c.m.ctlPath)
+		if err != nil {
+			return c.muxStartError(err)
+		}
+		s, err = conn.NewSession(c.ctx, req, fin, fout, ferr)
+		if err == nil {
+			break
+		}
 		conn.Close()
-		return c.muxStartError(err)
+		var re *mux.ReplyError
+		if !errors.As(err, &re) || re.Denied || wait > 160*time.Millisecond {
+			return c.muxStartError(err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return c.muxStartError(err)
+		}
 	}
 	c.sess = s
 	if c.Tty && fin != nil {
