@@ -1094,7 +1094,14 @@ func (c *Cmd) Wait() error {
 		cl.Close()
 	}
 	if c.slot {
-		c.m.releaseSession()
+		if c.sess != nil {
+			// The master closed the session's control connection after
+			// the channel was closed on both sides: sshd has freed the
+			// session (and a refused one is retried anyway).
+			<-c.m.sessions
+		} else {
+			c.m.releaseSession()
+		}
 		c.slot = false
 	}
 	var lerr error
