@@ -128,6 +128,10 @@ var (
 	// "administratively prohibited", from AllowTcpForwarding or
 	// PermitOpen). It comes with [ErrForwardFailed].
 	ErrForwardDenied = errors.New("openssh: forwarding denied by the server")
+	// ErrSessionRefused: the master or the server refused to open a
+	// session for a command (sshd's MaxSessions reached, a session open
+	// refused by the peer).
+	ErrSessionRefused = errors.New("openssh: session refused")
 )
 
 // Error is a failure of an operation on a [Master]. Code classifies it as
@@ -238,7 +242,8 @@ type ExitError struct {
 	Host string
 	// Cmd is the remote command line.
 	Cmd string
-	// ProcessState is the state of the local ssh process.
+	// ProcessState is the state of the local ssh process (nil for a
+	// command run over [TransportMux]).
 	ProcessState *os.ProcessState
 	// Msg replaces the default description when set (rsync's code meanings).
 	Msg string

@@ -287,6 +287,9 @@ func (m *Master) Forward(ctx context.Context, spec ForwardSpec) (int, error) {
 	if err := m.WaitForMaster(ctx); err != nil {
 		return 0, err
 	}
+	if m.native() {
+		return m.muxOpenForward(ctx, spec)
+	}
 	out, err := m.control(ctx, "forward", spec.Kind.String(), arg)
 	if ferr := m.forwardError(ctx, "forward", spec, out, err); ferr != nil {
 		return 0, ferr
@@ -323,9 +326,15 @@ func (m *Master) CancelForward(ctx context.Context, spec ForwardSpec) error {
 	if err := m.WaitForMaster(ctx); err != nil {
 		return err
 	}
-	out, err := m.control(ctx, "cancel", spec.Kind.String(), arg)
-	if ferr := m.forwardError(ctx, "cancel forward", spec, out, err); ferr != nil {
-		return ferr
+	if m.native() {
+		if err := m.muxCancelForward(ctx, spec); err != nil {
+			return err
+		}
+	} else {
+		out, err := m.control(ctx, "cancel", spec.Kind.String(), arg)
+		if ferr := m.forwardError(ctx, "cancel forward", spec, out, err); ferr != nil {
+			return ferr
+		}
 	}
 	if spec.Kind != RemoteForward && spec.Listen.network() == "unix" {
 		if p, err := filepath.Abs(spec.Listen.Path); err == nil && isSocket(p) {
@@ -344,12 +353,6 @@ func (m *Master) forwardError(ctx context.Context, op string, spec ForwardSpec, 
 	if !failed {
 		return nil
 	}
-	if ctx.Err() != nil {
-		return &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
-	}
-	if aerr := m.alive(); aerr != nil {
-		return aerr
-	}
 	detail := lastLine(out)
 	for _, l := range strings.Split(strings.ReplaceAll(text, "\r", ""), "\n") {
 		if strings.Contains(l, "request failed:") || strings.Contains(l, "specification") {
@@ -359,6 +362,18 @@ func (m *Master) forwardError(ctx context.Context, op string, spec ForwardSpec, 
 	}
 	if detail == "" && err != nil {
 		detail = err.Error()
+	}
+	return m.forwardFailure(ctx, op, spec, detail)
+}
+
+// forwardFailure builds the error of a failed forward or cancel request,
+// whichever transport made it.
+func (m *Master) forwardFailure(ctx context.Context, op string, spec ForwardSpec, detail string) error {
+	if ctx.Err() != nil {
+		return &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
+	}
+	if aerr := m.alive(); aerr != nil {
+		return aerr
 	}
 	if spec.Kind != RemoteForward && op == "forward" {
 		// A local bind failure is explained only in the master's log.
@@ -373,13 +388,40 @@ func (m *Master) forwardError(ctx context.Context, op string, spec ForwardSpec, 
 // one of needles, or "". It is a best-effort explanation: with concurrent
 // operations it may belong to another one.
 func (m *Master) masterLogLine(needles ...string) string {
+	return m.masterLogLineSince(-1, needles...)
+}
+
+// masterLog returns the master's stderr buffer, or nil.
+func (m *Master) masterLog() *tailBuffer {
 	m.mu.Lock()
-	p := m.run
-	m.mu.Unlock()
-	if p == nil || p.stderr == nil {
+	defer m.mu.Unlock()
+	if m.run == nil {
+		return nil
+	}
+	return m.run.stderr
+}
+
+// masterLogMark returns the position of the master's stderr, for
+// masterLogLineSince; -1 when there is no log.
+func (m *Master) masterLogMark() int64 {
+	if l := m.masterLog(); l != nil {
+		return l.Mark()
+	}
+	return -1
+}
+
+// masterLogLineSince is masterLogLine over what the master wrote after
+// mark (the whole log when mark is negative).
+func (m *Master) masterLogLineSince(mark int64, needles ...string) string {
+	l := m.masterLog()
+	if l == nil {
 		return ""
 	}
-	lines := strings.Split(strings.ReplaceAll(string(p.stderr.Bytes()), "\r", ""), "\n")
+	text := l.Since(mark)
+	if mark < 0 {
+		text = l.Bytes()
+	}
+	lines := strings.Split(strings.ReplaceAll(string(text), "\r", ""), "\n")
 	for i := len(lines) - 1; i >= 0 && i >= len(lines)-50; i-- {
 		for _, n := range needles {
 			if strings.Contains(lines[i], n) {

@@ -29,6 +29,7 @@ func testOptions(t testing.TB, srv *sshtest.Server) *Options {
 		CtlDir:     testCtlDir(t),
 		Timeout:    20 * time.Second,
 		BatchMode:  true,
+		Transport:  envTransport(),
 	}
 }
 
@@ -155,4 +156,13 @@ func sharedDir(t testing.TB) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(d) })
 	return d
+}
+
+// envTransport is the default transport of test masters:
+// OPENSSH_TEST_TRANSPORT=mux runs the whole suite over the native one.
+func envTransport() Transport {
+	if os.Getenv("OPENSSH_TEST_TRANSPORT") == "mux" {
+		return TransportMux
+	}
+	return TransportProcess
 }

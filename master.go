@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/shlex"
+	"github.com/goopenssh/openssh/internal/mux"
 )
 
 // Master is one ssh master connection (ControlMaster) to one host. Every
@@ -45,6 +46,9 @@ type Master struct {
 	disowned bool
 
 	listeners listenerSet // open Listen listeners, closed by Close
+
+	muxMu  sync.Mutex
+	muxCtl *mux.Conn // TransportMux: the kept control connection (transport.go)
 }
 
 type masterState int
@@ -498,10 +502,20 @@ func classifyStderr(text string) (string, error) {
 // checkPID runs "ssh -O check" and requires the master to be pid (any pid
 // when pid is 0, for an external master).
 func (m *Master) checkPID(ctx context.Context, pid int) error {
-	out, err := m.control(ctx, "check")
-	got := parseMasterPID(out)
+	var got int
+	var err error
+	var detail string
+	if m.native() {
+		if got, err = m.muxAlive(ctx); err != nil {
+			detail = muxDetail(err)
+		}
+	} else {
+		var out []byte
+		out, err = m.control(ctx, "check")
+		got = parseMasterPID(out)
+		detail = lastLine(out)
+	}
 	if err != nil || got == 0 {
-		detail := lastLine(out)
 		if detail == "" && err != nil {
 			detail = err.Error()
 		}
@@ -648,9 +662,16 @@ func (m *Master) Stop(ctx context.Context) error {
 	if err := m.WaitForMaster(ctx); err != nil {
 		return err
 	}
-	out, err := m.control(ctx, "stop")
-	if err != nil {
-		return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: lastLine(out)}
+	if m.native() {
+		err := m.muxDo(ctx, func(c *mux.Conn) error { return c.StopListening(ctx) })
+		if err != nil {
+			return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: muxDetail(err)}
+		}
+	} else {
+		out, err := m.control(ctx, "stop")
+		if err != nil {
+			return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: lastLine(out)}
+		}
 	}
 	m.mu.Lock()
 	m.state = stateStopped
@@ -679,11 +700,13 @@ func (m *Master) Close() error {
 	m.mu.Unlock()
 	m.listeners.closeAll()
 	if p == nil || !owned {
+		m.muxDrop()
 		return nil
 	}
 	p.stopLoop()
 	<-p.loopDone
 	m.killProc(p, prev == stateRunning)
+	m.muxDrop()
 	return nil
 }
 
@@ -695,7 +718,11 @@ func (m *Master) killProc(p *masterProc, polite bool) {
 	default:
 		if polite && isSocket(m.ctlPath) {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			m.control(ctx, "exit")
+			if m.native() {
+				m.muxDo(ctx, func(c *mux.Conn) error { return c.Terminate(ctx) })
+			} else {
+				m.control(ctx, "exit")
+			}
 			cancel()
 			select {
 			case <-p.exited:
@@ -782,6 +809,7 @@ func (m *Master) Restart(ctx context.Context) error {
 		<-p.loopDone
 		m.killProc(p, prev == stateRunning)
 	}
+	m.muxDrop()
 	if err := m.start(ctx); err != nil {
 		m.mu.Lock()
 		m.failLocked(err)
@@ -841,9 +869,10 @@ func (m *Master) Err() error {
 // tailBuffer keeps the last n bytes written to it. It is safe for
 // concurrent use.
 type tailBuffer struct {
-	mu  sync.Mutex
-	n   int
-	buf []byte
+	mu    sync.Mutex
+	n     int
+	buf   []byte
+	total int64 // bytes written since the start
 }
 
 func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
@@ -852,6 +881,7 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.buf = append(t.buf, p...)
+	t.total += int64(len(p))
 	if len(t.buf) > t.n {
 		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.n:]...)
 	}
@@ -863,4 +893,26 @@ func (t *tailBuffer) Bytes() []byte {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]byte(nil), t.buf...)
+}
+
+// Mark returns how many bytes were written so far, for [tailBuffer.Since].
+func (t *tailBuffer) Mark() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total
+}
+
+// Since returns what was written after mark (as much as the buffer still
+// holds).
+func (t *tailBuffer) Since(mark int64) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.total - mark
+	if n <= 0 {
+		return nil
+	}
+	if n > int64(len(t.buf)) {
+		n = int64(len(t.buf))
+	}
+	return append([]byte(nil), t.buf[int64(len(t.buf))-n:]...)
 }

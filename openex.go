@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+	"github.com/goopenssh/openssh/internal/mux"
 )
 
 // QuoteMode says whether the arguments of a [Cmd] are quoted for the remote
@@ -44,7 +45,9 @@ const (
 // a shorthand: m.Capture(ctx, args...) is m.Command(ctx, args...).Capture().
 // A Cmd runs once.
 //
-// Every run is one slave ssh process on the master's connection; Args and
+// Every run is one slave ssh process on the master's connection (with
+// [TransportMux], one session opened over the control socket, and no
+// process, unless SSHOpts or Options.DefaultSSHOpts are set); Args and
 // SSHOpts are %VAR% expanded (when the Master has expansion on) before
 // quoting. When quoting is on, the extended redirections of Net::OpenSSH
 // are appended for the streams that are discarded ("</dev/null",
@@ -56,7 +59,9 @@ const (
 //   - ctx: when it is done before the command ends, the local ssh gets
 //     SIGTERM, again after half of the grace period, then SIGKILL (the grace
 //     period is WaitDelay, 1 s when zero); the error wraps ctx.Err() (and
-//     matches [ErrTimeout] for a deadline).
+//     matches [ErrTimeout] for a deadline). Over [TransportMux] the
+//     session's control connection is closed instead, which the master
+//     treats as it treats the exit of a killed ssh.
 //   - IdleTimeout: see the field.
 //
 // What happens to the remote process when the local ssh is killed depends
@@ -149,9 +154,11 @@ type Cmd struct {
 	// a 1 s grace period.
 	WaitDelay time.Duration
 
-	// Process is the local ssh process, once started.
+	// Process is the local ssh process, once started. It stays nil when
+	// the command runs over [TransportMux].
 	Process *os.Process
-	// ProcessState is the state of the local ssh process after Wait.
+	// ProcessState is the state of the local ssh process after Wait (nil
+	// over [TransportMux]).
 	ProcessState *os.ProcessState
 
 	m   *Master
@@ -169,7 +176,9 @@ type Cmd struct {
 	finished bool
 	line     string
 	ecmd     *exec.Cmd
-	local    *exec.Cmd // StartPipedTo
+	sess     *mux.Session // TransportMux: the session, instead of ecmd
+	unraw    func()       // TransportMux: restores the caller's terminal
+	local    *exec.Cmd    // StartPipedTo
 	slot     bool
 	t0       time.Time
 	lastAct  atomic.Int64
@@ -322,16 +331,21 @@ func (c *Cmd) buildLine(inDiscard, outDiscard, errDiscard bool) (string, error) 
 	return pre.String() + line, nil
 }
 
-// sshOpts returns the per-call ssh options.
-func (c *Cmd) sshOpts() []string {
-	var o []string
+// ownSSHOpts returns the ssh options given by the caller: SSHOpts, or
+// Options.DefaultSSHOpts.
+func (c *Cmd) ownSSHOpts() []string {
 	switch {
 	case c.SSHOpts != nil:
-		o = c.m.expandAll(c.SSHOpts)
+		return c.m.expandAll(c.SSHOpts)
 	case !c.noDefaults:
-		o = c.m.opts.DefaultSSHOpts
+		return c.m.opts.DefaultSSHOpts
 	}
-	o = append([]string(nil), o...)
+	return nil
+}
+
+// sshOpts returns the per-call ssh options.
+func (c *Cmd) sshOpts() []string {
+	o := append([]string(nil), c.ownSSHOpts()...)
 	if c.Tty {
 		// As Net::OpenSSH: no "Shared connection closed" on the tty.
 		o = append(o, "-q")
@@ -657,25 +671,27 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		return err
 	}
 	c.line = line
-	argv := c.argv(line)
-
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
+	useMux := m.native() && len(c.ownSSHOpts()) == 0
+	var argv []string
+	if !useMux {
+		argv = c.argv(line)
+	}
 	c.t0 = time.Now()
+	var fin, fout, ferr *os.File // ssh's stdio; nil is /dev/null
 	idle := c.IdleTimeout > 0
 
 	// stdin
 	switch {
 	case sa.tty != nil:
-		cmd.Stdin = sa.tty
+		fin = sa.tty
 	case sa.sock != nil:
-		cmd.Stdin = sa.sock
+		fin = sa.sock
 	case c.inPipeR != nil:
-		cmd.Stdin = c.inPipeR
+		fin = c.inPipeR
 	case in == nil:
 	default:
 		if f, ok := osFile(in); ok && !idle {
-			cmd.Stdin = f
+			fin = f
 			break
 		}
 		r, w, err := os.Pipe()
@@ -684,18 +700,18 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		}
 		childFiles = append(childFiles, r)
 		c.ours = append(c.ours, w)
-		cmd.Stdin = r
+		fin = r
 		c.copyWG.Add(1)
 		go c.copyIn(w, in)
 	}
 	// stdout
 	switch {
 	case sa.tty != nil:
-		cmd.Stdout = sa.tty
+		fout = sa.tty
 	case sa.sock != nil:
-		cmd.Stdout = sa.sock
+		fout = sa.sock
 	case c.outPipeW != nil:
-		cmd.Stdout = c.outPipeW
+		fout = c.outPipeW
 	case out == nil:
 		if c.StderrToStdout {
 			// Both go to the tail, so ssh's diagnostics are kept.
@@ -703,11 +719,11 @@ func (c *Cmd) start(sa startArgs) (err error) {
 			if err != nil {
 				return err
 			}
-			cmd.Stdout = w
+			fout = w
 		}
 	default:
 		if f, ok := osFile(out); ok && !idle {
-			cmd.Stdout = f
+			fout = f
 			break
 		}
 		r, w, err := os.Pipe()
@@ -716,40 +732,35 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		}
 		childFiles = append(childFiles, w)
 		c.ours = append(c.ours, r)
-		cmd.Stdout = w
+		fout = w
 		c.copyWG.Add(1)
 		go c.copyOut(out, r, nil)
 	}
 	// stderr
 	switch {
 	case c.StderrToStdout:
-		cmd.Stderr = cmd.Stdout
+		ferr = fout
 	case c.errPipeW != nil:
-		cmd.Stderr = c.errPipeW
+		ferr = c.errPipeW
 	case sa.tty != nil && c.Stderr == nil:
-		cmd.Stderr = sa.tty
+		ferr = sa.tty
 	case errw == nil:
 		w, err := c.tailPipe(nil, &childFiles)
 		if err != nil {
 			return err
 		}
 		c.libErr = true
-		cmd.Stderr = w
+		ferr = w
 	default:
 		if f, ok := osFile(errw); ok && !idle {
-			cmd.Stderr = f
+			ferr = f
 			break
 		}
 		w, err := c.tailPipe(errw, &childFiles)
 		if err != nil {
 			return err
 		}
-		cmd.Stderr = w
-	}
-	if sa.tty != nil {
-		cmd.SysProcAttr.Setsid = true
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
+		ferr = w
 	}
 
 	// A session slot, then the process.
@@ -770,6 +781,39 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		c.local = sa.local
 	}
 	c.exited = make(chan struct{})
+	if useMux {
+		if err := c.startMux(line, fin, fout, ferr, sa.tty != nil); err != nil {
+			if c.local != nil {
+				c.local.Process.Kill()
+				c.local.Wait()
+				c.local = nil
+			}
+			return err
+		}
+		m.log.Debug("openssh: command started", "host", m.host, "transport", "mux", "cmd", line)
+		if c.ctx.Done() != nil || idle {
+			c.watchEnd = make(chan struct{})
+			go c.watch()
+		}
+		return nil
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = slaveSysProcAttr()
+	// Typed nil files must not reach os/exec.
+	if fin != nil {
+		cmd.Stdin = fin
+	}
+	if fout != nil {
+		cmd.Stdout = fout
+	}
+	if ferr != nil {
+		cmd.Stderr = ferr
+	}
+	if sa.tty != nil {
+		cmd.SysProcAttr.Setsid = true
+		cmd.SysProcAttr.Setctty = true
+		cmd.SysProcAttr.Ctty = 0
+	}
 	if err := cmd.Start(); err != nil {
 		if c.local != nil {
 			c.local.Process.Kill()
@@ -956,6 +1000,13 @@ func (c *Cmd) watch() {
 // kill ends the local ssh: SIGTERM, SIGTERM after half the grace period,
 // SIGKILL after the grace period.
 func (c *Cmd) kill() {
+	if c.sess != nil {
+		// Closing the control connection is what killing the local ssh
+		// amounts to: the master gives the remote command EOF on its
+		// input and stops copying its output.
+		c.sess.Close()
+		return
+	}
 	grace := c.WaitDelay
 	if grace <= 0 {
 		grace = time.Second
@@ -993,19 +1044,30 @@ func (c *Cmd) kill() {
 // stays an [*ExitError]. A failure to copy a stream (a Writer returning an
 // error) is an [*Error] with code CodeSlavePipeFailed.
 func (c *Cmd) Wait() error {
-	if !c.started || c.ecmd == nil {
+	if !c.started || (c.ecmd == nil && c.sess == nil) {
 		return &ArgError{Arg: "Cmd", Reason: "Wait before a successful Start"}
 	}
 	if c.finished {
 		return &ArgError{Arg: "Cmd", Reason: "Wait called twice"}
 	}
 	c.finished = true
-	werr := c.ecmd.Wait()
+	var werr error
+	status := -1
+	if c.sess != nil {
+		status, werr = c.sess.Wait(context.Background())
+		if c.unraw != nil {
+			c.unraw()
+		}
+	} else {
+		werr = c.ecmd.Wait()
+	}
 	close(c.exited)
 	if c.watchEnd != nil {
 		<-c.watchEnd
 	}
-	c.ProcessState = c.ecmd.ProcessState
+	if c.ecmd != nil {
+		c.ProcessState = c.ecmd.ProcessState
+	}
 	// Our stdin ends are useless now; closing them frees a blocked writer.
 	if c.inPipeW != nil {
 		c.inPipeW.Close()
@@ -1030,17 +1092,27 @@ func (c *Cmd) Wait() error {
 	if c.local != nil {
 		lerr = c.local.Wait()
 	}
-	c.m.log.Debug("openssh: command ended", "host", c.m.host, "pid", c.Process.Pid, "state", c.ProcessState)
+	if c.sess != nil {
+		c.m.log.Debug("openssh: command ended", "host", c.m.host, "transport", "mux", "status", status, "err", werr)
+	} else {
+		c.m.log.Debug("openssh: command ended", "host", c.m.host, "pid", c.Process.Pid, "state", c.ProcessState)
+	}
 
 	if err := c.getFail(); err != nil {
 		return err
 	}
-	st := c.ProcessState
-	if st == nil {
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: c.m.host, Err: werr}
-	}
-	if !st.Success() {
-		return c.exitError(st)
+	if c.sess != nil {
+		if err := c.muxExitError(status, werr); err != nil {
+			return err
+		}
+	} else {
+		st := c.ProcessState
+		if st == nil {
+			return &Error{Code: CodeSlaveFailed, Op: "command", Host: c.m.host, Err: werr}
+		}
+		if !st.Success() {
+			return c.exitError(st)
+		}
 	}
 	c.copyMu.Lock()
 	cerr := c.copyErr
@@ -1096,6 +1168,27 @@ func (c *Cmd) exitError(st *os.ProcessState) error {
 	if code != 255 {
 		return ee
 	}
+	if err := c.masterLost(); err != nil {
+		return err
+	}
+	text := string(tail)
+	if strings.Contains(text, "refused by peer") || strings.Contains(text, "session request failed") {
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: ErrSessionRefused, Detail: lastLine(tail)}
+	}
+	if strings.Contains(text, "open failed") || strings.Contains(text, "Control socket connect") ||
+		strings.Contains(text, "mux_client") {
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("session failed"), Detail: lastLine(tail)}
+	}
+	// A remote process killed by a signal: the mux client of OpenSSH 9.2
+	// exits with 255 and prints nothing (the exit-signal message reaches
+	// only the master), so Signal cannot be set here; see ExitError.
+	return ee
+}
+
+// masterLost returns the error of a session that failed because the master
+// is gone, or nil when the master still answers.
+func (c *Cmd) masterLost() error {
+	m := c.m
 	if err := m.alive(); err != nil {
 		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: err}
 	}
@@ -1107,16 +1200,7 @@ func (c *Cmd) exitError(st *os.ProcessState) error {
 	if cerr != nil {
 		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: cerr}
 	}
-	text := string(tail)
-	if strings.Contains(text, "refused by peer") || strings.Contains(text, "session request failed") ||
-		strings.Contains(text, "open failed") || strings.Contains(text, "Control socket connect") ||
-		strings.Contains(text, "mux_client") {
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("session failed"), Detail: lastLine(tail)}
-	}
-	// A remote process killed by a signal: the mux client of OpenSSH 9.2
-	// exits with 255 and prints nothing (the exit-signal message reaches
-	// only the master), so Signal cannot be set here; see ExitError.
-	return ee
+	return nil
 }
 
 // Run starts the command and waits for it.

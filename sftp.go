@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/goopenssh/openssh/internal/mux"
 	"github.com/pkg/sftp"
 )
 
@@ -28,7 +29,8 @@ const sftpMaxPacket = 255 << 10
 // on error, or pass sftp.UseConcurrentWrites(false).
 //
 // Closing the client ends the session: Close returns once the slave ssh has
-// exited and been reaped. Failures return an [*Error] matching
+// exited and been reaped (with [TransportMux], once the master has closed
+// the session, which needs no process). Failures return an [*Error] matching
 // [ErrSFTPFailed], with ssh's last stderr line as its Detail. The session
 // counts against Options.MaxSessions until the client is closed; ctx bounds
 // only the start.
@@ -43,7 +45,6 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 	fail := func(err error, detail string) error {
 		return &Error{Code: CodeSFTPFailed, Op: "sftp", Host: m.host, Err: err, Detail: detail}
 	}
-	argv := m.slaveArgv(slaveSpec{sshOpts: m.opts.DefaultSSHOpts, subsystem: true, command: "sftp", hasCommand: true})
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		release()
@@ -56,24 +57,29 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		release()
 		return nil, fail(err, "")
 	}
+	argv := m.slaveArgv(slaveSpec{sshOpts: m.opts.DefaultSSHOpts, subsystem: true, command: "sftp", hasCommand: true})
 	tail := newTailBuffer(4 << 10)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	cmd.Stdin = inR
-	cmd.Stdout = outW
-	cmd.Stderr = tail
-	cmd.WaitDelay = time.Second
-	err = cmd.Start()
+	var w *sftpConn
+	if m.native() && len(m.opts.DefaultSSHOpts) == 0 {
+		w, err = m.sftpMux(ctx, inR, outW, tail)
+	} else {
+		w, err = m.sftpProcess(argv, inR, outW, tail)
+	}
 	inR.Close()
 	outW.Close()
 	if err != nil {
 		inW.Close()
 		outR.Close()
 		release()
-		return nil, fail(fmt.Errorf("unable to start %s: %w", argv[0], err), "")
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx.Err(), "sftp", m.host)
+		}
+		if aerr := m.alive(); aerr != nil {
+			return nil, aerr
+		}
+		return nil, fail(err, "")
 	}
-	m.log.Debug("openssh: sftp started", "host", m.host, "pid", cmd.Process.Pid, "argv", argv)
-	w := &sftpConn{m: m, w: inW, r: outR, cmd: cmd, release: release}
+	w.m, w.w, w.r, w.release = m, inW, outR, release
 	// The handshake is bounded by ctx: a server that never answers must
 	// not hang the caller.
 	stop := context.AfterFunc(ctx, func() { w.kill() })
@@ -102,46 +108,106 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 	return c, nil
 }
 
+// sftpProcess starts "ssh -s sftp" on the given stdin and stdout.
+func (m *Master) sftpProcess(argv []string, in, out *os.File, tail *tailBuffer) (*sftpConn, error) {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.SysProcAttr = slaveSysProcAttr()
+	cmd.Stdin = in
+	cmd.Stdout = out
+	cmd.Stderr = tail
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("unable to start %s: %w", argv[0], err)
+	}
+	m.log.Debug("openssh: sftp started", "host", m.host, "pid", cmd.Process.Pid, "argv", argv)
+	return &sftpConn{
+		wait:     cmd.Wait,
+		kill:     func() { cmd.Process.Signal(syscall.SIGTERM) },
+		hardKill: func() { cmd.Process.Kill() },
+		what:     fmt.Sprintf("pid %d", cmd.Process.Pid),
+	}, nil
+}
+
+// sftpMux opens the sftp subsystem over the control socket (TransportMux),
+// with the remote stderr copied to tail.
+func (m *Master) sftpMux(ctx context.Context, in, out *os.File, tail *tailBuffer) (*sftpConn, error) {
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := mux.Dial(ctx, m.ctlPath)
+	if err != nil {
+		errR.Close()
+		errW.Close()
+		return nil, err
+	}
+	s, err := conn.NewSession(ctx, mux.SessionRequest{Command: "sftp", Subsystem: true}, in, out, errW)
+	errW.Close()
+	if err != nil {
+		conn.Close()
+		errR.Close()
+		return nil, err
+	}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		defer errR.Close()
+		io.Copy(tail, errR)
+	}()
+	m.log.Debug("openssh: sftp started", "host", m.host, "transport", "mux")
+	return &sftpConn{
+		wait: func() error {
+			_, err := s.Wait(context.Background())
+			<-copied
+			return err
+		},
+		kill:     func() { s.Close() },
+		hardKill: func() { s.Close() },
+		what:     fmt.Sprintf("session %d", s.ID()),
+	}, nil
+}
+
 // sftpConn is the writing side of an SFTP session given to pkg/sftp. Its
 // Close, which pkg/sftp calls from Client.Close (and when the connection
-// breaks), closes ssh's stdin, waits for ssh to exit (killing it if it does
-// not within a few seconds), reaps it and closes the reading side.
+// breaks), closes the session's stdin, waits for the session to end
+// (ending it if it does not within a few seconds), and closes the reading
+// side.
 type sftpConn struct {
-	m       *Master
-	w       *os.File
-	r       *os.File
-	cmd     *exec.Cmd
-	release func()
-	once    sync.Once
-	err     error
+	m        *Master
+	w        *os.File
+	r        *os.File
+	release  func()
+	wait     func() error // waits for the ssh process or mux session
+	kill     func()       // asks it to end now
+	hardKill func()       // ends it for sure
+	what     string       // for the log
+	once     sync.Once
+	err      error
 }
 
 func (c *sftpConn) Write(p []byte) (int, error) { return c.w.Write(p) }
-
-// kill ends the ssh process at once.
-func (c *sftpConn) kill() { c.cmd.Process.Signal(syscall.SIGTERM) }
 
 func (c *sftpConn) Close() error {
 	c.once.Do(func() {
 		c.err = c.w.Close()
 		done := make(chan error, 1)
-		go func() { done <- c.cmd.Wait() }()
+		go func() { done <- c.wait() }()
 		var werr error
 		select {
 		case werr = <-done:
 		case <-time.After(5 * time.Second):
-			c.cmd.Process.Signal(syscall.SIGTERM)
+			c.kill()
 			select {
 			case werr = <-done:
 			case <-time.After(2 * time.Second):
-				c.cmd.Process.Kill()
+				c.hardKill()
 				werr = <-done
 			}
 		}
-		// pkg/sftp's reader sees EOF (the process is gone) or ErrClosed.
+		// pkg/sftp's reader sees EOF (the session is over) or ErrClosed.
 		c.r.Close()
 		c.release()
-		c.m.log.Debug("openssh: sftp reaped", "host", c.m.host, "pid", c.cmd.Process.Pid, "err", werr)
+		c.m.log.Debug("openssh: sftp ended", "host", c.m.host, "session", c.what, "err", werr)
 	})
 	return c.err
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/goopenssh/openssh/internal/mux"
 )
 
 // TunnelAddr is the [net.Addr] of the ends of a conn returned by
@@ -51,7 +53,9 @@ func (m *Master) destination() string {
 type tunnelConn struct {
 	*net.UnixConn
 	local, remote net.Addr
-	proc          *tunnelProc // the ssh -W process, or nil
+	proc          *tunnelProc       // the ssh -W process, or nil
+	fwd           *mux.StdioForward // the native stdio forward, or nil
+	onClose       func() error      // run after the socket is closed, or nil
 
 	closeOnce sync.Once
 	closeErr  error
@@ -92,9 +96,30 @@ func (c *tunnelConn) Close() error {
 				}
 			}
 		}
+		if f := c.fwd; f != nil {
+			// The master stops reading our socket when the forward is
+			// closed: let it take what was written first.
+			deadline := time.Now().Add(5 * time.Second)
+			for unreadBytes(c.UnixConn) > 0 && time.Now().Before(deadline) {
+				select {
+				case <-f.Done():
+					deadline = time.Now()
+				case <-time.After(5 * time.Millisecond):
+				}
+			}
+		}
 		c.closeErr = c.UnixConn.Close()
 		if p != nil {
 			p.stop(50 * time.Millisecond)
+		}
+		if c.onClose != nil {
+			c.onClose()
+		}
+		if f := c.fwd; f != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			f.Wait(ctx)
+			cancel()
+			f.Close()
 		}
 	})
 	return c.closeErr
@@ -170,7 +195,7 @@ func (m *Master) Dial(network, address string) (net.Conn, error) {
 // upstream change that added Unix sockets to -W) quietly opens a shell
 // session instead of a forward, so the conn goes through a temporary local
 // forward ("-O forward -L") from a socket in a private directory, cancelled
-// as soon as it is connected.
+// when the conn is closed.
 //
 // The returned conn supports deadlines (SetDeadline and friends) and
 // half-close (CloseWrite, as a *net.UnixConn). Its RemoteAddr is a
@@ -208,7 +233,7 @@ func (m *Master) DialContext(ctx context.Context, network, address string) (net.
 		if err != nil {
 			return nil, err
 		}
-		return m.dialStdio(ctx, h+":"+strconv.Itoa(port), &TunnelAddr{Net: "ssh-tcp", Address: net.JoinHostPort(host, strconv.Itoa(port))})
+		return m.dialStdio(ctx, h+":"+strconv.Itoa(port), mux.Endpoint{Host: host, Port: port}, &TunnelAddr{Net: "ssh-tcp", Address: net.JoinHostPort(host, strconv.Itoa(port))})
 	case "unix":
 		p, err := checkSocketPath("address", address)
 		if err != nil {
@@ -221,8 +246,11 @@ func (m *Master) DialContext(ctx context.Context, network, address string) (net.
 
 // dialStdio runs "ssh -W target" with one end of a socketpair as its stdin
 // and stdout and returns the other end.
-func (m *Master) dialStdio(ctx context.Context, target string, raddr net.Addr) (net.Conn, error) {
+func (m *Master) dialStdio(ctx context.Context, target string, ep mux.Endpoint, raddr net.Addr) (net.Conn, error) {
 	op := "tunnel to " + raddr.String() + " via"
+	if m.native() {
+		return m.muxDialStdio(ctx, op, ep, raddr)
+	}
 	opts := append([]string{"-o", "LogLevel=DEBUG1"}, m.opts.DefaultSSHOpts...)
 	argv := m.slaveArgv(slaveSpec{tunnel: target, sshOpts: opts})
 	if err := checkArgs("argv", argv); err != nil {
@@ -304,22 +332,7 @@ func (m *Master) tunnelError(op string, p *tunnelProc) error {
 	}
 	if strings.Contains(text, "forwarding request failed") || strings.Contains(text, "refused by peer") ||
 		strings.Contains(text, "open failed") {
-		cause := ErrForwardFailed
-		// The reason is in the master's log: "channel N: open failed:
-		// connect failed: Connection refused".
-		if l := m.masterLogLine("open failed"); l != "" {
-			detail += " (master: " + l + ")"
-			var finer error
-			if strings.Contains(l, "administratively prohibited") {
-				finer = ErrForwardDenied
-			} else {
-				_, finer = classifyStderr(l)
-			}
-			if finer != nil {
-				cause = &twoErrors{ErrForwardFailed, finer}
-			}
-		}
-		return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: cause, Detail: detail}
+		return m.tunnelRefused(op, detail, -1)
 	}
 	if err := m.alive(); err != nil {
 		return err
@@ -328,6 +341,36 @@ func (m *Master) tunnelError(op string, p *tunnelProc) error {
 		detail = p.cmd.ProcessState.String()
 	}
 	return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Detail: detail}
+}
+
+// tunnelRefused is the error of a tunnel whose channel the server refused;
+// the reason is in the master's log: "channel N: open failed: connect
+// failed: Connection refused".
+//
+// With mark >= 0 (the position of the master's log before the request),
+// only lines written since then count, and they are waited for a moment:
+// the master logs the reason before it answers, but the library reads its
+// log in another goroutine.
+func (m *Master) tunnelRefused(op, detail string, mark int64) error {
+	cause := ErrForwardFailed
+	l := m.masterLogLineSince(mark, "open failed")
+	for deadline := time.Now().Add(250 * time.Millisecond); l == "" && mark >= 0 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		l = m.masterLogLineSince(mark, "open failed")
+	}
+	if l != "" {
+		detail += " (master: " + l + ")"
+		var finer error
+		if strings.Contains(l, "administratively prohibited") {
+			finer = ErrForwardDenied
+		} else {
+			_, finer = classifyStderr(l)
+		}
+		if finer != nil {
+			cause = &twoErrors{ErrForwardFailed, finer}
+		}
+	}
+	return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: cause, Detail: detail}
 }
 
 // twoErrors is a cause that matches two sentinels.
@@ -350,30 +393,34 @@ func (m *Master) dialUnix(ctx context.Context, path string) (net.Conn, error) {
 	if err != nil {
 		return nil, &Error{Code: CodeSlavePipeFailed, Op: op, Host: m.host, Err: err}
 	}
-	defer os.RemoveAll(dir)
 	spec := ForwardSpec{Kind: LocalForward, Listen: UnixAddr(filepath.Join(dir, "s")), Connect: UnixAddr(path)}
+	// The forward goes when the conn is closed, not as soon as it is
+	// connected: the master may not have accepted the connection yet, and
+	// closing its listener would reset it.
+	cleanup := func() error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		defer os.RemoveAll(dir)
+		return m.CancelForward(cctx, spec)
+	}
 	if _, err := m.Forward(ctx, spec); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", spec.Listen.Path)
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	cerr := m.CancelForward(cctx, spec)
-	cancel()
 	if err != nil {
+		cleanup()
 		if ctx.Err() != nil {
 			return nil, &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
 		}
 		return nil, &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: err}
 	}
-	if cerr != nil {
-		c.Close()
-		return nil, cerr
-	}
 	return &tunnelConn{
 		UnixConn: c.(*net.UnixConn),
 		local:    &TunnelAddr{Net: "ssh", Address: m.destination()},
 		remote:   &TunnelAddr{Net: "ssh-unix", Address: path},
+		onClose:  cleanup,
 	}, nil
 }
 

@@ -43,6 +43,21 @@ func Dial(ctx context.Context, path string) (*Conn, error) {
 	}
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", path)
+	// A full listen backlog (the master accepts at its own pace; ssh's
+	// backlog is 64) makes a non-blocking connect fail with EAGAIN where
+	// ssh's blocking one waits: wait too, bounded by ctx.
+	for wait := 100 * time.Microsecond; err != nil && errors.Is(err, syscall.EAGAIN) && ctx.Err() == nil; {
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
+		if wait < 20*time.Millisecond {
+			wait *= 2
+		}
+		nc, err = d.DialContext(ctx, "unix", path)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("mux: dial %s: %w", path, ctx.Err())
@@ -420,6 +435,10 @@ func (f Forward) request(typ, id uint32) (*message, error) {
 		if f.Connect != (Endpoint{}) {
 			return nil, fmt.Errorf("%w: a dynamic forward has no connect endpoint", ErrInvalid)
 		}
+		// ssh fills the connect host of a dynamic forward with "socks"
+		// (readconf.c); the master needs a non-empty one to set up the
+		// listener, and compares it when the forward is closed.
+		m.connectHost = dynamicConnectHost
 		return m, nil
 	}
 	if m.connectHost, m.connectPort, err = f.Connect.wire("connect"); err != nil {
@@ -433,6 +452,9 @@ func (f Forward) request(typ, id uint32) (*message, error) {
 	}
 	return m, nil
 }
+
+// dynamicConnectHost is the placeholder connect host of a dynamic forward.
+const dynamicConnectHost = "socks"
 
 // OpenForward asks the master to set up a port forward. It returns the
 // listen port: for a remote forward with listen port 0, the port the server

@@ -190,6 +190,9 @@ func (s *Session) TTYAllocFailed() bool { return s.w.ttyFail.Load() }
 // already arrived. Close is idempotent.
 func (s *Session) Close() error { return s.w.c.Close() }
 
+// Done returns a channel that is closed when the forward has ended.
+func (f *StdioForward) Done() <-chan struct{} { return f.w.done }
+
 // ID returns the master's channel number for the forward.
 func (f *StdioForward) ID() uint32 { return f.w.id }
 
