@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/goopenssh/openssh/internal/sshtest"
 )
@@ -39,7 +40,9 @@ func errClass(err error) string {
 	case errors.As(err, &ee):
 		parts = append(parts, fmt.Sprintf("*ExitError{Code:%d Signal:%q}", ee.Code, ee.Signal))
 	case errors.As(err, &e):
-		parts = append(parts, fmt.Sprintf("*Error{Code:%d Op:%q}", e.Code, e.Op))
+		// The first word of Op: the rest names addresses.
+		op, _, _ := strings.Cut(e.Op, " ")
+		parts = append(parts, fmt.Sprintf("*Error{Code:%d Op:%q}", e.Code, op))
 	case errors.As(err, &ae):
 		parts = append(parts, fmt.Sprintf("*ArgError{Arg:%q}", ae.Arg))
 	default:
@@ -54,7 +57,7 @@ func errClass(err error) string {
 		{"ErrCmdFailed", ErrCmdFailed}, {"ErrEncoding", ErrEncoding}, {"ErrInvalid", ErrInvalid},
 		{"ErrMasterGone", ErrMasterGone}, {"ErrMasterStopped", ErrMasterStopped}, {"ErrClosed", ErrClosed},
 		{"ErrForwardFailed", ErrForwardFailed}, {"ErrForwardDenied", ErrForwardDenied},
-		{"ErrConnRefused", ErrConnRefused}, {"ErrResolve", ErrResolve},
+		{"ErrConnRefused", ErrConnRefused}, {"ErrResolve", ErrResolve}, {"ErrSessionRefused", ErrSessionRefused},
 		{"context.Canceled", context.Canceled}, {"context.DeadlineExceeded", context.DeadlineExceeded},
 	} {
 		if errors.Is(err, s.err) {
@@ -101,6 +104,18 @@ func (s *sameOnBoth) check(t *testing.T) {
 			t.Errorf("%s differs between transports:\n  process: %s\n  mux:     %s", k, p, x)
 		}
 	}
+}
+
+// waitOnExit makes sure c is waited for, after closing closers, when the
+// test stops early: an exec.Cmd must not leak without Wait. (A second Wait
+// only returns an error.)
+func waitOnExit(t *testing.T, c *Cmd, closers ...io.Closer) {
+	t.Cleanup(func() {
+		for _, cl := range closers {
+			cl.Close()
+		}
+		c.Wait()
+	})
 }
 
 // noHang runs f and fails the test when it has not returned within d.
@@ -171,8 +186,8 @@ func TestTransportSignalKilled(t *testing.T) {
 }
 
 // A session the server refuses (sshd's MaxSessions, with no limit on the
-// library's side) is an *Error with code CodeSlaveFailed, not an exit
-// status, on both transports; the master and the session already open go
+// library's side) is an *Error with code CodeSlaveFailed and
+// ErrSessionRefused, not an exit status, on both transports; the master and the session already open go
 // on.
 func TestTransportSessionRefused(t *testing.T) {
 	checkNoLeaks(t)
@@ -199,6 +214,7 @@ func TestTransportSessionRefused(t *testing.T) {
 		if err := first.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waitOnExit(t, first, in)
 		buf := make([]byte, 3)
 		if _, err := io.ReadFull(out, buf); err != nil || string(buf) != "up\n" {
 			t.Fatalf("first session: %q %v", buf, err)
@@ -222,9 +238,9 @@ func TestTransportSessionRefused(t *testing.T) {
 			err := noHang(t, 10*time.Second, "refused session", f)
 			t.Logf("refused %d: %v after %v", i, err, time.Since(start))
 			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeSlaveFailed || !errors.Is(err, ErrSlaveFailed) ||
+			if !errors.As(err, &e) || e.Code != CodeSlaveFailed || !errors.Is(err, ErrSlaveFailed) || !errors.Is(err, ErrSessionRefused) ||
 				errors.Is(err, ErrCmdFailed) || errors.Is(err, ErrMasterFailed) {
-				t.Errorf("refused session %d: %v (%s), want an *Error with code CodeSlaveFailed", i, err, errClass(err))
+				t.Errorf("refused session %d: %v (%s), want an *Error with code CodeSlaveFailed and ErrSessionRefused", i, err, errClass(err))
 			}
 			same.record(tr, fmt.Sprintf("refused %d", i), errClass(err))
 		}
@@ -263,6 +279,7 @@ func TestTransportMasterKilled(t *testing.T) {
 		if err := plain.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waitOnExit(t, plain)
 		piped := m.Command(ctx, "echo up; sleep 30")
 		pipe, err := piped.StdoutPipe()
 		if err != nil {
@@ -271,11 +288,13 @@ func TestTransportMasterKilled(t *testing.T) {
 		if err := piped.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waitOnExit(t, piped)
 		withPty := m.Command(ctx, "echo up; sleep 30")
 		ptm, err := withPty.StartPty()
 		if err != nil {
 			t.Fatal(err)
 		}
+		waitOnExit(t, withPty, ptm)
 		go io.Copy(io.Discard, ptm)
 		buf := make([]byte, 3)
 		if _, err := io.ReadFull(pipe, buf); err != nil {
@@ -413,6 +432,38 @@ func TestTransportSameResults(t *testing.T) {
 		e, _ := os.ReadFile(dir + "/err")
 		check("files", result{o, e, err}, string(data), "done\n", exitClass(7))
 
+		// os.Pipe ends (non-blocking files in Go) as Stdin and Stdout.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		qr, qw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { qw.Write(data); qw.Close() }()
+		piped := make(chan []byte, 1)
+		go func() { b, _ := io.ReadAll(pr); piped <- b }()
+		c = m.Command(ctx, "cat")
+		c.Stdin, c.Stdout = qr, pw
+		err = c.Run()
+		qr.Close()
+		pw.Close()
+		check("os.Pipe files", result{<-piped, nil, err}, string(data), "", "nil")
+		pr.Close()
+
+		// A command that is not found: status 127, its message on stderr.
+		r0 := run(m.Command(ctx, "no_such_command_xyz"))
+		if ee := (*ExitError)(nil); !errors.As(r0.err, &ee) || ee.Code != 127 || !bytes.Contains(r0.stderr, []byte("not found")) {
+			t.Errorf("not found: %q %v", r0.stderr, r0.err)
+		}
+		same.record(tr, "not found", errClass(r0.err))
+
+		// A long command line (100 kB; one argv string of ssh is at most
+		// 128 KiB on Linux).
+		long := strings.Repeat("0123456789", 10000)
+		check("long line", run(m.Command(ctx, "printf", "%s", long)), long, "", "nil")
+
 		// StderrToStdout: quoted arguments keep the order (a remote 2>&1).
 		c = m.Command(ctx, "sh", "-c", "echo a; echo b >&2; echo c; exit 42")
 		c.StderrToStdout = true
@@ -426,7 +477,7 @@ func TestTransportSameResults(t *testing.T) {
 		if r.err != nil || len(r.stderr) != 0 || !slices.Equal(lines, []string{"err", "out"}) {
 			t.Errorf("StderrToStdout raw: %q %q %v", r.stdout, r.stderr, r.err)
 		}
-		c = m.Command(ctx, "cat; cat /nonexistent")
+		c = m.Command(ctx, "sh", "-c", "cat; cat /nonexistent")
 		c.Stdin = bytes.NewReader(data)
 		c.StderrToStdout = true
 		got, err := c.Output()
@@ -523,6 +574,7 @@ func TestTransportNoSlaveProcess(t *testing.T) {
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
+		waitOnExit(t, c, w)
 		if n, want := sshtest.CountSSH(), 1+slaveSSHCount(tr); n != want {
 			t.Errorf("%d ssh processes while a command runs, want %d", n, want)
 		}
@@ -534,6 +586,7 @@ func TestTransportNoSlaveProcess(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		waitOnExit(t, pc, ptm)
 		go io.Copy(io.Discard, ptm)
 		echo := startEcho(t, "tcp", "127.0.0.1:0")
 		conn, err := m.Dial("tcp", echo.addr())
@@ -619,65 +672,73 @@ func TestTransportPty(t *testing.T) {
 		m, _ := newTestMasterT(t, srv, nil, tr)
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
+		// fail ends a pty command before failing the test (an exec.Cmd
+		// must not leak without Wait).
+		fail := func(c *Cmd, ptm *os.File, format string, args ...any) {
+			t.Helper()
+			ptm.Close()
+			c.Wait()
+			t.Fatalf(format, args...)
+		}
 
-		c := m.Command(ctx, "stty size; read x; echo got:$x; exit 3")
+		c := m.Command(ctx, "echo ready; read x; echo got:$x; stty size; exit 3")
 		ptm, err := c.StartPty()
 		if err != nil {
 			t.Fatal(err)
 		}
-		// Wait for the prompt-less read: stty's line comes first.
-		br := make([]byte, 0, 256)
-		buf := make([]byte, 256)
-		for !bytes.Contains(br, []byte("24 80\r\n")) {
-			ptm.SetReadDeadline(time.Now().Add(10 * time.Second))
-			n, err := ptm.Read(buf)
-			if err != nil {
-				t.Fatalf("reading stty size: %q %v", br, err)
-			}
-			br = append(br, buf[:n]...)
+		// With mux the library makes the local pty raw before StartPty
+		// returns; ssh does it a moment after the session opens.
+		if err := waitRaw(ptm, tr); err != nil {
+			fail(c, ptm, "%v", err)
+		}
+		head, err := readUntil(ptm, "ready\r")
+		if err != nil {
+			fail(c, ptm, "reading ready: %q %v", head, err)
 		}
 		ptm.Write([]byte("hello\r"))
 		ptm.SetReadDeadline(time.Now().Add(10 * time.Second))
 		rest, _ := io.ReadAll(ptm) // EIO at the end
 		ptm.Close()
-		out := string(append(br, rest...))
 		err = noHang(t, 10*time.Second, "pty Wait", c.Wait)
 		var ee *ExitError
 		if !errors.As(err, &ee) || ee.Code != 3 {
 			t.Errorf("pty exit: %v, want status 3", err)
 		}
-		// One echo of "hello" (by the remote tty), then the answer; the
-		// remote tty maps the NL of echo to CR NL once.
-		if want := "24 80\r\nhello\r\ngot:hello\r\n"; out != want {
+		// The end of the ready line (the local pty may not be raw yet
+		// when it arrives), then one echo of "hello" by the remote tty,
+		// the answer and the window size.
+		out := string(append(head, rest...))
+		out = out[strings.Index(out, "ready\r")+len("ready\r"):]
+		out = strings.TrimPrefix(strings.TrimPrefix(out, "\r"), "\n")
+		if want := "hello\r\ngot:hello\r\n24 80\r\n"; out != want {
 			t.Errorf("pty output %q, want %q", out, want)
 		}
 		same.record(tr, "pty", fmt.Sprintf("%q %s", out, errClass(err)))
 
-		// ^C through the pty interrupts the remote command.
-		c = m.Command(ctx, "echo ready; sleep 30; echo after")
+		// ^C through the pty interrupts the remote command. The ^C goes
+		// once the remote sleep runs: sent while the remote shell forks
+		// it, it may reach the shell alone.
+		sleep := fmt.Sprintf("sleep 30.%06d", time.Now().Nanosecond()/1000)
+		c = m.Command(ctx, sleep+"; echo after")
 		ptm, err = c.StartPty()
 		if err != nil {
 			t.Fatal(err)
 		}
-		br = br[:0]
-		for !bytes.Contains(br, []byte("ready\r\n")) {
-			ptm.SetReadDeadline(time.Now().Add(10 * time.Second))
-			n, err := ptm.Read(buf)
-			if err != nil {
-				t.Fatalf("reading ready: %q %v", br, err)
-			}
-			br = append(br, buf[:n]...)
+		go io.Copy(io.Discard, ptm)
+		if err := waitRaw(ptm, tr); err != nil {
+			fail(c, ptm, "%v", err)
+		}
+		if !waitProcess(sleep, 10*time.Second) {
+			fail(c, ptm, "the remote %q did not start", sleep)
 		}
 		start := time.Now()
 		ptm.Write([]byte{3})
-		ptm.SetReadDeadline(time.Now().Add(15 * time.Second))
-		rest, _ = io.ReadAll(ptm)
-		ptm.Close()
 		err = noHang(t, 15*time.Second, "^C Wait", c.Wait)
+		ptm.Close()
 		d := time.Since(start)
-		t.Logf("^C: %v after %v, output %q", err, d, rest)
-		if d > 10*time.Second || bytes.Contains(rest, []byte("after")) {
-			t.Errorf("^C did not interrupt the remote command: %v after %v, %q", err, d, rest)
+		t.Logf("^C: %v after %v", err, d)
+		if d > 10*time.Second || waitProcess(sleep, 0) {
+			t.Errorf("^C did not interrupt the remote command: %v after %v", err, d)
 		}
 		same.record(tr, "^C", errClass(err))
 
@@ -686,24 +747,87 @@ func TestTransportPty(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		br = br[:0]
-		for !bytes.Contains(br, []byte("ready\r\n")) {
-			ptm.SetReadDeadline(time.Now().Add(10 * time.Second))
-			n, err := ptm.Read(buf)
-			if err != nil {
-				t.Fatalf("reading ready: %q %v", br, err)
-			}
-			br = append(br, buf[:n]...)
+		if err := waitRaw(ptm, tr); err != nil {
+			fail(c, ptm, "%v", err)
+		}
+		if head, err := readUntil(ptm, "ready\r"); err != nil {
+			fail(c, ptm, "reading ready: %q %v", head, err)
 		}
 		ptm.Write([]byte("secret\r"))
 		ptm.SetReadDeadline(time.Now().Add(10 * time.Second))
 		rest, _ = io.ReadAll(ptm)
 		ptm.Close()
-		if err := c.Wait(); err != nil || string(rest) != "got:secret\r\n" {
+		got := strings.TrimPrefix(strings.TrimPrefix(string(rest), "\r"), "\n")
+		if err := c.Wait(); err != nil || got != "got:secret\r\n" {
 			t.Errorf("echo off: %q %v", rest, err)
 		}
 	})
 	same.check(t)
+}
+
+// readUntil reads the pty until marker has arrived (within 10 s).
+func readUntil(ptm *os.File, marker string) ([]byte, error) {
+	var got []byte
+	buf := make([]byte, 256)
+	ptm.SetReadDeadline(time.Now().Add(10 * time.Second))
+	defer ptm.SetReadDeadline(time.Time{})
+	for !bytes.Contains(got, []byte(marker)) {
+		n, err := ptm.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			return got, err
+		}
+	}
+	return got, nil
+}
+
+// isRaw reports whether the terminal of the pty master ptm has echo, signal
+// characters and output processing off.
+func isRaw(ptm *os.File) (bool, error) {
+	var tio syscall.Termios
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptm.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&tio))); e != 0 {
+		return false, e
+	}
+	return tio.Lflag&(syscall.ECHO|syscall.ISIG|syscall.ICANON) == 0 && tio.Oflag&syscall.OPOST == 0, nil
+}
+
+// waitRaw checks that the local pty is raw: at once with TransportMux,
+// within 5 s with TransportProcess (ssh sets the modes after the session
+// opened).
+func waitRaw(ptm *os.File, tr Transport) error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		raw, err := isRaw(ptm)
+		if err != nil || raw {
+			return err
+		}
+		if tr == TransportMux {
+			return errors.New("mux: the local pty is not raw when StartPty returns")
+		}
+		if time.Now().After(deadline) {
+			return errors.New("the local pty is still not raw after 5 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitProcess waits up to d for a process whose command line is cmdline
+// (the remote host is this machine) and reports whether there is one.
+func waitProcess(cmdline string, d time.Duration) bool {
+	want := []byte(strings.ReplaceAll(cmdline, " ", "\x00") + "\x00")
+	deadline := time.Now().Add(d)
+	for {
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			if cl, err := os.ReadFile("/proc/" + e.Name() + "/cmdline"); err == nil && bytes.Equal(cl, want) {
+				return true
+			}
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // ctx cancellation, a deadline and the idle timeout end a command the same
@@ -869,4 +993,147 @@ func TestTransportInvalid(t *testing.T) {
 	if n := sshtest.CountSSH(); n != 0 {
 		t.Errorf("%d ssh processes after refused New calls", n)
 	}
+}
+
+// Tunnels and forwards that fail give the same typed errors on both
+// transports.
+func TestTransportForwardErrors(t *testing.T) {
+	checkNoLeaks(t)
+	srv := sshtest.Start(t, sshtest.Config{})
+	denying := sshtest.Start(t, sshtest.Config{AllowTCPForwarding: "no", Extra: []string{"AllowStreamLocalForwarding no"}})
+	var same sameOnBoth
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		m2, _ := newTestMasterT(t, denying, nil, tr)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		closed := TCPAddr("127.0.0.1", freeTCPPort(t))
+		busy, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer busy.Close()
+		busyPort := busy.Addr().(*net.TCPAddr).Port
+		sshd := TCPAddr("127.0.0.1", srv.Port)
+		for _, c := range []struct {
+			name string
+			f    func() error
+			want []error
+		}{
+			{"dial closed port", func() error { c, err := m.DialContext(ctx, "tcp", closed.String()); closeIf(c); return err },
+				[]error{ErrForwardFailed, ErrConnRefused}},
+			{"dial unresolvable", func() error { c, err := m.DialContext(ctx, "tcp", "no-such-host.invalid:80"); closeIf(c); return err },
+				[]error{ErrForwardFailed, ErrResolve}},
+			{"dial denied", func() error { c, err := m2.DialContext(ctx, "tcp", sshd.String()); closeIf(c); return err },
+				[]error{ErrForwardFailed, ErrForwardDenied}},
+			{"dial bad address", func() error { c, err := m.DialContext(ctx, "tcp", "127.0.0.1:0"); closeIf(c); return err },
+				[]error{ErrInvalid}},
+			{"local forward on a busy port", func() error {
+				_, err := m.Forward(ctx, ForwardSpec{Kind: LocalForward, Listen: TCPAddr("127.0.0.1", busyPort), Connect: sshd})
+				return err
+			}, []error{ErrForwardFailed}},
+			{"cancel unknown forward", func() error {
+				return m.CancelForward(ctx, ForwardSpec{Kind: LocalForward, Listen: TCPAddr("127.0.0.1", freeTCPPort(t)), Connect: sshd})
+			}, []error{ErrForwardFailed}},
+			{"remote forward denied", func() error {
+				_, err := m2.Forward(ctx, ForwardSpec{Kind: RemoteForward, Listen: TCPAddr("127.0.0.1", 0), Connect: sshd})
+				return err
+			}, []error{ErrForwardFailed}},
+			{"remote forward on a busy port", func() error {
+				_, err := m.Forward(ctx, ForwardSpec{Kind: RemoteForward, Listen: TCPAddr("127.0.0.1", busyPort), Connect: sshd})
+				return err
+			}, []error{ErrForwardFailed}},
+			{"listen denied", func() error {
+				l, err := m2.Listen(ctx, "tcp", "127.0.0.1:0")
+				if l != nil {
+					l.Close()
+				}
+				return err
+			}, []error{ErrForwardFailed}},
+		} {
+			start := time.Now()
+			err := noHang(t, 10*time.Second, c.name, c.f)
+			t.Logf("%s: %v after %v", c.name, err, time.Since(start))
+			for _, w := range c.want {
+				if !errors.Is(err, w) {
+					t.Errorf("%s: %v (%s), want %v", c.name, err, errClass(err), w)
+				}
+			}
+			same.record(tr, c.name, errClass(err))
+		}
+		if m.Err() != nil || m2.Err() != nil {
+			t.Errorf("masters broken by the failures: %v, %v", m.Err(), m2.Err())
+		}
+	})
+	same.check(t)
+}
+
+// Stop lets a running command finish and refuses new ones; Close ends the
+// master under a running command; both the same way on both transports
+// (OpenSSH's regress/multiplex.sh check 18, and the errors after).
+func TestTransportStopAndCloseWhileRunning(t *testing.T) {
+	checkNoLeaks(t)
+	srv := sshtest.Start(t, sshtest.Config{})
+	var same sameOnBoth
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		c := m.Command(ctx, "sleep 1; echo done")
+		var out bytes.Buffer
+		c.Stdout = &out
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitOnExit(t, c)
+		time.Sleep(200 * time.Millisecond)
+		if err := m.Stop(ctx); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		err := noHang(t, 10*time.Second, "Wait after Stop", c.Wait)
+		if err != nil || out.String() != "done\n" {
+			t.Errorf("command running at Stop: %q %v", out.String(), err)
+		}
+		err = m.System(ctx, "true")
+		if !errors.Is(err, ErrMasterStopped) || !errors.Is(err, ErrMasterFailed) {
+			t.Errorf("command after Stop: %v", err)
+		}
+		same.record(tr, "after stop", errClass(err))
+		conn, err := m.Dial("tcp", TCPAddr("127.0.0.1", srv.Port).String())
+		closeIf(conn)
+		if !errors.Is(err, ErrMasterStopped) {
+			t.Errorf("Dial after Stop: %v", err)
+		}
+		if err := m.Close(); err != nil {
+			t.Errorf("Close after Stop: %v", err)
+		}
+
+		m2, _ := newTestMasterT(t, srv, nil, tr)
+		c = m2.Command(ctx, "sleep 30")
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitOnExit(t, c)
+		time.Sleep(200 * time.Millisecond)
+		start := time.Now()
+		if err := noHang(t, 10*time.Second, "Close", m2.Close); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+		err = noHang(t, 10*time.Second, "Wait after Close", c.Wait)
+		t.Logf("command running at Close: %v after %v", err, time.Since(start))
+		var e *Error
+		if !errors.As(err, &e) || !errors.Is(err, ErrMasterFailed) && !errors.Is(err, ErrSlaveFailed) {
+			t.Errorf("command running at Close: %v (%s)", err, errClass(err))
+		}
+		same.record(tr, "running at close", errClass(err))
+		err = m2.System(ctx, "true")
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("command after Close: %v", err)
+		}
+		same.record(tr, "after close", errClass(err))
+	})
+	same.check(t)
 }
