@@ -459,11 +459,11 @@ func TestCmdTimeouts(t *testing.T) {
 			}
 		})
 		t.Run("BusyNotIdle", func(t *testing.T) {
-			c := m.Command(ctx, "for i in 1 2 3 4 5 6 7; do echo $i; sleep 0.4; done")
+			c := m.Command(ctx, "for i in 1 2 3 4 5; do echo $i; sleep 0.3; done")
 			c.IdleTimeout = time.Second
 			c.KillOnTimeout = true
 			out, err := c.Output()
-			if err != nil || string(out) != "1\n2\n3\n4\n5\n6\n7\n" {
+			if err != nil || string(out) != "1\n2\n3\n4\n5\n" {
 				t.Errorf("%q %v", out, err)
 			}
 		})

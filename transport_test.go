@@ -840,7 +840,7 @@ func TestTransportCancelAndIdle(t *testing.T) {
 		checkNoLeaks(t)
 		m, _ := newTestMasterT(t, srv, nil, tr)
 		ctx := t.Context()
-		for _, c := range []struct {
+		cases := []struct {
 			name string
 			run  func() error
 		}{
@@ -911,10 +911,26 @@ func TestTransportCancelAndIdle(t *testing.T) {
 				go io.Copy(io.Discard, r)
 				return c.Wait()
 			}},
-		} {
-			start := time.Now()
-			err := noHang(t, 10*time.Second, c.name, c.run)
-			d := time.Since(start)
+		}
+		// The cases run at once, each command in its own session.
+		type outcome struct {
+			err error
+			d   time.Duration
+		}
+		outs := make([]outcome, len(cases))
+		var wg sync.WaitGroup
+		for i, c := range cases {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				start := time.Now()
+				err := c.run()
+				outs[i] = outcome{err, time.Since(start)}
+			}()
+		}
+		noHang(t, 15*time.Second, "the commands", func() bool { wg.Wait(); return true })
+		for i, c := range cases {
+			err, d := outs[i].err, outs[i].d
 			t.Logf("%s: %v after %v", c.name, err, d)
 			if d > 5*time.Second {
 				t.Errorf("%s took %v", c.name, d)
@@ -1082,7 +1098,7 @@ func TestTransportStopAndCloseWhileRunning(t *testing.T) {
 		defer cancel()
 
 		m, _ := newTestMasterT(t, srv, nil, tr)
-		c := m.Command(ctx, "sleep 1; echo done")
+		c := m.Command(ctx, "sleep 0.6; echo done")
 		var out bytes.Buffer
 		c.Stdout = &out
 		if err := c.Start(); err != nil {
