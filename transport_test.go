@@ -301,11 +301,34 @@ func TestTransportMasterKilled(t *testing.T) {
 			t.Fatal(err)
 		}
 		go io.Copy(io.Discard, pipe)
+		// An open tunnel and a listener waiting in Accept.
+		echo := startEcho(t, "tcp", "127.0.0.1:0")
+		conn, err := m.Dial("tcp", echo.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		l, err := m.Listen(ctx, "tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		accepted := make(chan error, 1)
+		go func() {
+			c, err := l.Accept()
+			closeIf(c)
+			accepted <- err
+		}()
 		time.Sleep(200 * time.Millisecond)
 		if err := syscall.Kill(m.MasterPID(), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if n, err := conn.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Errorf("tunnel read after the kill: %d, %v; want EOF", n, err)
+		}
+		t.Logf("tunnel EOF after %v", time.Since(start))
 		for name, c := range map[string]*Cmd{"plain": plain, "piped": piped, "pty": withPty} {
 			err := noHang(t, 10*time.Second, name+" Wait", c.Wait)
 			t.Logf("%s: %v after %v", name, err, time.Since(start))
@@ -315,6 +338,19 @@ func TestTransportMasterKilled(t *testing.T) {
 			}
 			same.record(tr, name, errClass(err))
 		}
+		// A listener whose master is gone can never accept again: Accept
+		// returns an error (as after Master.Close) instead of blocking.
+		select {
+		case err := <-accepted:
+			if err == nil {
+				t.Error("Accept succeeded after the kill")
+			}
+			same.record(tr, "accept", errClass(err))
+		case <-time.After(time.Until(start.Add(10 * time.Second))):
+			t.Errorf("Accept still blocked 10 s after the master was killed")
+			l.Close()
+			<-accepted
+		}
 		ptm.Close()
 		if plainOut.String() != "up\n" {
 			t.Errorf("plain output %q", plainOut.String())
@@ -323,6 +359,11 @@ func TestTransportMasterKilled(t *testing.T) {
 			"command": func() error { return m.System(ctx, "true") },
 			"check":   func() error { return m.Check(ctx) },
 			"dial":    func() error { c, err := m.Dial("tcp", TCPAddr(srv.Addr, srv.Port).String()); closeIf(c); return err },
+			"forward": func() error {
+				_, err := m.Forward(ctx, ForwardSpec{Kind: LocalForward, Listen: TCPAddr("127.0.0.1", freeTCPPort(t)), Connect: TCPAddr(srv.Addr, srv.Port)})
+				return err
+			},
+			"stop": func() error { return m.Stop(ctx) },
 		} {
 			err := noHang(t, 10*time.Second, name, f)
 			if !errors.Is(err, ErrMasterFailed) || !errors.Is(err, ErrMasterGone) {
