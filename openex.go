@@ -98,6 +98,8 @@ type Cmd struct {
 	// quoted: then the remote line also gets 2>&1 and the order is kept.
 	StderrToStdout bool
 	// Tty asks for a remote terminal (ssh -tt). [Cmd.StartPty] sets it.
+	// The session has no escape character (ssh -e none): every byte
+	// reaches the remote side.
 	Tty bool
 
 	// QuoteArgs says whether Args are quoted; see [QuoteMode].
@@ -345,7 +347,14 @@ func (c *Cmd) ownSSHOpts() []string {
 
 // sshOpts returns the per-call ssh options.
 func (c *Cmd) sshOpts() []string {
-	o := append([]string(nil), c.ownSSHOpts()...)
+	var o []string
+	if c.Tty {
+		// No escape character: bytes written to the tty reach the remote
+		// side as they are ("\n~." would end the session otherwise), as
+		// over TransportMux. Placed first, so SSHOpts can set another.
+		o = append(o, "-e", "none")
+	}
+	o = append(o, c.ownSSHOpts()...)
 	if c.Tty {
 		// As Net::OpenSSH: no "Shared connection closed" on the tty.
 		o = append(o, "-q")
