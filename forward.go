@@ -523,11 +523,34 @@ type remoteListener struct {
 	err  error
 }
 
-// Accept waits for the next connection made on the remote host.
+// acceptPoll is how often a waiting Accept checks that the master lives.
+const acceptPoll = 250 * time.Millisecond
+
+// Accept waits for the next connection made on the remote host. When the
+// master dies (or is closed) it returns the master's error, matching
+// [ErrMasterGone] (or [ErrClosed]): no connection can come any more.
 func (l *remoteListener) Accept() (net.Conn, error) {
-	c, err := l.ln.Accept()
-	if err != nil {
-		return nil, err
+	ul, _ := l.ln.(*net.UnixListener)
+	var c net.Conn
+	for {
+		if ul != nil {
+			ul.SetDeadline(time.Now().Add(acceptPoll))
+		}
+		var err error
+		c, err = l.ln.Accept()
+		if err == nil {
+			break
+		}
+		var ne net.Error
+		if ul == nil || !errors.As(err, &ne) || !ne.Timeout() {
+			if aerr := l.m.alive(); aerr != nil && (errors.Is(aerr, ErrMasterGone) || errors.Is(aerr, ErrClosed)) {
+				return nil, aerr
+			}
+			return nil, err
+		}
+		if aerr := l.m.alive(); aerr != nil && (errors.Is(aerr, ErrMasterGone) || errors.Is(aerr, ErrClosed)) {
+			return nil, aerr
+		}
 	}
 	return &tunnelConn{
 		UnixConn: c.(*net.UnixConn),
@@ -545,7 +568,8 @@ func (l *remoteListener) Close() error {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			l.err = l.m.CancelForward(ctx, l.spec)
 			cancel()
-			if errors.Is(l.err, ErrClosed) {
+			if errors.Is(l.err, ErrClosed) || errors.Is(l.err, ErrMasterGone) {
+				// The forward went with the master.
 				l.err = nil
 			}
 		}

@@ -7,10 +7,10 @@ require (
 	github.com/google/shlex v0.0.0-20191202100458-e7afc7fbc510
 	github.com/pkg/sftp v1.13.10
 	go.uber.org/goleak v1.3.0
+	golang.org/x/crypto v0.41.0
 )
 
 require (
 	github.com/kr/fs v0.1.0 // indirect
-	golang.org/x/crypto v0.41.0 // indirect
 	golang.org/x/sys v0.35.0 // indirect
 )

@@ -3,6 +3,7 @@ package openssh
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,72 @@ func newTestMaster(t testing.TB, srv *sshtest.Server, opts *Options) (*Master, *
 	}
 	t.Cleanup(func() { m.Close() })
 	return m, srv
+}
+
+// testTransports returns the transports the live tests of commands,
+// tunnels, forwards and master control run under: both, or those named in
+// OPENSSH_TRANSPORTS (a comma-separated list of "process" and "mux"), which
+// narrows a run to one while debugging.
+func testTransports(t testing.TB) []Transport {
+	t.Helper()
+	env := os.Getenv("OPENSSH_TRANSPORTS")
+	if env == "" {
+		return []Transport{TransportProcess, TransportMux}
+	}
+	var trs []Transport
+	for _, name := range strings.Split(env, ",") {
+		switch strings.TrimSpace(name) {
+		case "process":
+			trs = append(trs, TransportProcess)
+		case "mux":
+			trs = append(trs, TransportMux)
+		default:
+			t.Fatalf("OPENSSH_TRANSPORTS: unknown transport %q", name)
+		}
+	}
+	return trs
+}
+
+// forEachTransport runs f once per transport, as the subtests "process"
+// and "mux", one after the other (as openssh-rust runs its tests over its
+// two back ends). Each run starts its own Master (newTestMasterT); a server
+// started before the call is shared by the runs.
+func forEachTransport(t *testing.T, f func(t *testing.T, tr Transport)) {
+	t.Helper()
+	for _, tr := range testTransports(t) {
+		t.Run(tr.String(), func(t *testing.T) { f(t, tr) })
+	}
+}
+
+// testOptionsT returns Options that reach srv over transport tr.
+func testOptionsT(t testing.TB, srv *sshtest.Server, tr Transport) *Options {
+	o := testOptions(t, srv)
+	o.Transport = tr
+	return o
+}
+
+// newTestMasterT is newTestMaster with the transport set to tr (in opts
+// too, when given).
+func newTestMasterT(t testing.TB, srv *sshtest.Server, opts *Options, tr Transport) (*Master, *sshtest.Server) {
+	t.Helper()
+	if srv == nil {
+		srv = sshtest.Start(t, sshtest.Config{})
+	}
+	if opts == nil {
+		opts = testOptions(t, srv)
+	}
+	opts.Transport = tr
+	return newTestMaster(t, srv, opts)
+}
+
+// slaveSSHCount returns the number of ssh processes the tests expect besides
+// the master while one operation of a transport runs: 1 (its slave ssh) for
+// TransportProcess, none for TransportMux.
+func slaveSSHCount(tr Transport) int {
+	if tr == TransportMux {
+		return 0
+	}
+	return 1
 }
 
 // checkNoLeaks records the fds and ssh children at the start of a test and

@@ -17,43 +17,47 @@ import (
 
 func TestNewCheckClose(t *testing.T) {
 	checkNoLeaks(t)
-	m, _ := newTestMaster(t, nil, nil)
-	if err := m.Check(t.Context()); err != nil {
-		t.Fatalf("Check: %v", err)
-	}
-	pid := m.MasterPID()
-	if pid == 0 {
-		t.Fatal("MasterPID is 0")
-	}
-	st, err := os.Lstat(m.CtlPath())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm()&0o677 != 0o600 {
-		t.Errorf("socket mode %v, want a socket with 0600 permissions", st.Mode())
-	}
-	dst, err := os.Stat(filepath.Dir(m.CtlPath()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dst.Mode().Perm() != 0o700 {
-		t.Errorf("control dir mode %v, want 0700", dst.Mode().Perm())
-	}
-	if err := m.Close(); err != nil {
-		t.Fatalf("Close: %v", err)
-	}
-	if _, err := os.Lstat(m.CtlPath()); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("socket still there after Close: %v", err)
-	}
-	if syscall.Kill(pid, 0) == nil {
-		t.Errorf("master pid %d still exists after Close", pid)
-	}
-	if err := m.Check(t.Context()); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrMasterFailed) {
-		t.Errorf("Check after Close: %v, want ErrClosed and ErrMasterFailed", err)
-	}
-	if err := m.Close(); err != nil {
-		t.Errorf("second Close: %v", err)
-	}
+	srv := sshtest.Start(t, sshtest.Config{})
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		if err := m.Check(t.Context()); err != nil {
+			t.Fatalf("Check: %v", err)
+		}
+		pid := m.MasterPID()
+		if pid == 0 {
+			t.Fatal("MasterPID is 0")
+		}
+		st, err := os.Lstat(m.CtlPath())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode()&os.ModeSocket == 0 || st.Mode().Perm()&0o677 != 0o600 {
+			t.Errorf("socket mode %v, want a socket with 0600 permissions", st.Mode())
+		}
+		dst, err := os.Stat(filepath.Dir(m.CtlPath()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dst.Mode().Perm() != 0o700 {
+			t.Errorf("control dir mode %v, want 0700", dst.Mode().Perm())
+		}
+		if err := m.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+		if _, err := os.Lstat(m.CtlPath()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("socket still there after Close: %v", err)
+		}
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("master pid %d still exists after Close", pid)
+		}
+		if err := m.Check(t.Context()); !errors.Is(err, ErrClosed) || !errors.Is(err, ErrMasterFailed) {
+			t.Errorf("Check after Close: %v, want ErrClosed and ErrMasterFailed", err)
+		}
+		if err := m.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	})
 }
 
 func TestMasterArgvShape(t *testing.T) {
@@ -184,68 +188,75 @@ func TestConnectErrors(t *testing.T) {
 
 func TestExternalMaster(t *testing.T) {
 	checkNoLeaks(t)
-	m, srv := newTestMaster(t, nil, nil)
-	ext, err := New(t.Context(), "", &Options{ExternalMaster: true, CtlPath: m.CtlPath(), ConfigFile: srv.SSHConfig})
-	if err != nil {
-		t.Fatalf("New external: %v", err)
-	}
-	if ext.MasterPID() != 0 {
-		t.Errorf("external MasterPID = %d, want 0", ext.MasterPID())
-	}
-	if err := ext.Check(t.Context()); err != nil {
-		t.Fatalf("external Check: %v", err)
-	}
-	if _, err := ext.Disown(); !errors.Is(err, ErrNotOwner) {
-		t.Errorf("Disown of external: %v, want ErrNotOwner", err)
-	}
-	if err := ext.Restart(t.Context()); !errors.Is(err, ErrNotOwner) {
-		t.Errorf("Restart of external: %v, want ErrNotOwner", err)
-	}
-	if err := ext.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Check(t.Context()); err != nil {
-		t.Fatalf("owner's master is down after the external Close: %v", err)
-	}
-	if _, err := New(t.Context(), "", &Options{ExternalMaster: true}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("ExternalMaster without CtlPath: %v, want ErrInvalid", err)
-	}
+	srv := sshtest.Start(t, sshtest.Config{})
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		ext, err := New(t.Context(), "", &Options{ExternalMaster: true, CtlPath: m.CtlPath(), ConfigFile: srv.SSHConfig, Transport: tr})
+		if err != nil {
+			t.Fatalf("New external: %v", err)
+		}
+		if ext.MasterPID() != 0 {
+			t.Errorf("external MasterPID = %d, want 0", ext.MasterPID())
+		}
+		if err := ext.Check(t.Context()); err != nil {
+			t.Fatalf("external Check: %v", err)
+		}
+		if _, err := ext.Disown(); !errors.Is(err, ErrNotOwner) {
+			t.Errorf("Disown of external: %v, want ErrNotOwner", err)
+		}
+		if err := ext.Restart(t.Context()); !errors.Is(err, ErrNotOwner) {
+			t.Errorf("Restart of external: %v, want ErrNotOwner", err)
+		}
+		if err := ext.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Check(t.Context()); err != nil {
+			t.Fatalf("owner's master is down after the external Close: %v", err)
+		}
+		if _, err := New(t.Context(), "", &Options{ExternalMaster: true, Transport: tr}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ExternalMaster without CtlPath: %v, want ErrInvalid", err)
+		}
+	})
 }
 
 func TestAsyncAndStop(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	opts := testOptions(t, srv)
-	opts.Async = true
-	start := time.Now()
-	m, err := New(t.Context(), srv.Addr, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("async New took %v", d)
-	}
-	if err := m.WaitForMaster(t.Context()); err != nil {
-		t.Fatalf("WaitForMaster: %v", err)
-	}
-	if err := m.Check(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	pid := m.MasterPID()
-	if err := m.Stop(t.Context()); err != nil {
-		t.Fatalf("Stop: %v", err)
-	}
-	if _, err := os.Lstat(m.CtlPath()); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("socket still there after Stop")
-	}
-	if err := m.Check(t.Context()); !errors.Is(err, ErrMasterStopped) {
-		t.Errorf("Check after Stop: %v, want ErrMasterStopped", err)
-	}
-	m.Close()
-	if syscall.Kill(pid, 0) == nil {
-		t.Errorf("master %d survived Close after Stop", pid)
-	}
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		opts := testOptionsT(t, srv, tr)
+		opts.Async = true
+		start := time.Now()
+		m, err := New(t.Context(), srv.Addr, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("async New took %v", d)
+		}
+		if err := m.WaitForMaster(t.Context()); err != nil {
+			t.Fatalf("WaitForMaster: %v", err)
+		}
+		if err := m.Check(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		pid := m.MasterPID()
+		if err := m.Stop(t.Context()); err != nil {
+			t.Fatalf("Stop: %v", err)
+		}
+		if _, err := os.Lstat(m.CtlPath()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("socket still there after Stop")
+		}
+		if err := m.Check(t.Context()); !errors.Is(err, ErrMasterStopped) {
+			t.Errorf("Check after Stop: %v, want ErrMasterStopped", err)
+		}
+		m.Close()
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("master %d survived Close after Stop", pid)
+		}
+	})
 }
 
 func TestAsyncFailure(t *testing.T) {
@@ -273,53 +284,61 @@ func TestAsyncFailure(t *testing.T) {
 
 func TestRestartAfterSSHDRestart(t *testing.T) {
 	checkNoLeaks(t)
-	m, srv := newTestMaster(t, nil, nil)
-	srv.Kill() // drops the connection
-	srv.Restart()
-	// The master notices the dropped connection and exits.
-	deadline := time.Now().Add(10 * time.Second)
-	for m.Check(t.Context()) == nil {
-		if time.Now().After(deadline) {
-			t.Fatal("master still answers after its connection was killed")
+	srv := sshtest.Start(t, sshtest.Config{})
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		srv.Kill() // drops the connection
+		srv.Restart()
+		// The master notices the dropped connection and exits.
+		deadline := time.Now().Add(10 * time.Second)
+		for m.Check(t.Context()) == nil {
+			if time.Now().After(deadline) {
+				t.Fatal("master still answers after its connection was killed")
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err := m.Check(t.Context()); !errors.Is(err, ErrMasterFailed) {
-		t.Fatalf("Check: %v", err)
-	}
-	if err := m.Restart(t.Context()); err != nil {
-		t.Fatalf("Restart: %v", err)
-	}
-	if err := m.Check(t.Context()); err != nil {
-		t.Fatalf("Check after Restart: %v", err)
-	}
+		if err := m.Check(t.Context()); !errors.Is(err, ErrMasterFailed) {
+			t.Fatalf("Check: %v", err)
+		}
+		if err := m.Restart(t.Context()); err != nil {
+			t.Fatalf("Restart: %v", err)
+		}
+		if err := m.Check(t.Context()); err != nil {
+			t.Fatalf("Check after Restart: %v", err)
+		}
+	})
 }
 
 func TestKilledMasterIsSticky(t *testing.T) {
 	checkNoLeaks(t)
-	m, _ := newTestMaster(t, nil, nil)
-	if err := syscall.Kill(m.MasterPID(), syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	var err error
-	for time.Since(start) < 3*time.Second {
-		if err = m.WaitForMaster(t.Context()); err != nil {
-			break
+	srv := sshtest.Start(t, sshtest.Config{})
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		if err := syscall.Kill(m.MasterPID(), syscall.SIGKILL); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if !errors.Is(err, ErrMasterFailed) || !errors.Is(err, ErrMasterGone) {
-		t.Fatalf("after kill: %v, want ErrMasterFailed/ErrMasterGone", err)
-	}
-	// Sticky: every later call fails the same way, at once.
-	start = time.Now()
-	if err2 := m.Check(t.Context()); !errors.Is(err2, ErrMasterGone) {
-		t.Errorf("second call: %v", err2)
-	}
-	if d := time.Since(start); d > 100*time.Millisecond {
-		t.Errorf("a failed master took %v to fail", d)
-	}
+		start := time.Now()
+		var err error
+		for time.Since(start) < 3*time.Second {
+			if err = m.WaitForMaster(t.Context()); err != nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !errors.Is(err, ErrMasterFailed) || !errors.Is(err, ErrMasterGone) {
+			t.Fatalf("after kill: %v, want ErrMasterFailed/ErrMasterGone", err)
+		}
+		// Sticky: every later call fails the same way, at once.
+		start = time.Now()
+		if err2 := m.Check(t.Context()); !errors.Is(err2, ErrMasterGone) {
+			t.Errorf("second call: %v", err2)
+		}
+		if d := time.Since(start); d > 100*time.Millisecond {
+			t.Errorf("a failed master took %v to fail", d)
+		}
+	})
 }
 
 func TestDisown(t *testing.T) {
@@ -399,26 +418,30 @@ func TestCrashLeavesNoMaster(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	checkNoLeaks(t)
-	m, _ := newTestMaster(t, nil, nil)
-	errs := make(chan error, 20)
-	for range 20 {
-		go func() {
-			errs <- m.Check(t.Context())
-		}()
-	}
-	for range 20 {
-		if err := <-errs; err != nil {
-			t.Error(err)
+	srv := sshtest.Start(t, sshtest.Config{})
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		errs := make(chan error, 20)
+		for range 20 {
+			go func() {
+				errs <- m.Check(t.Context())
+			}()
 		}
-	}
-	// Close racing with operations: they fail cleanly, never hang.
-	for range 10 {
-		go func() { errs <- m.Check(t.Context()) }()
-	}
-	m.Close()
-	for range 10 {
-		if err := <-errs; err != nil && !errors.Is(err, ErrMasterFailed) {
-			t.Errorf("Check racing Close: %v", err)
+		for range 20 {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
 		}
-	}
+		// Close racing with operations: they fail cleanly, never hang.
+		for range 10 {
+			go func() { errs <- m.Check(t.Context()) }()
+		}
+		m.Close()
+		for range 10 {
+			if err := <-errs; err != nil && !errors.Is(err, ErrMasterFailed) {
+				t.Errorf("Check racing Close: %v", err)
+			}
+		}
+	})
 }

@@ -356,8 +356,10 @@ func (c *Cmd) sshOpts() []string {
 	}
 	o = append(o, c.ownSSHOpts()...)
 	if c.Tty {
-		// As Net::OpenSSH: no "Shared connection closed" on the tty.
-		o = append(o, "-q")
+		// No "Shared connection to ... closed." on the tty (Net::OpenSSH
+		// uses -q), but ssh's errors, such as a refused session, still
+		// reach the library.
+		o = append(o, "-o", "LogLevel=ERROR")
 	}
 	return o
 }
@@ -751,8 +753,24 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		ferr = fout
 	case c.errPipeW != nil:
 		ferr = c.errPipeW
-	case sa.tty != nil && c.Stderr == nil:
+	case sa.tty != nil && c.Stderr == nil && useMux:
 		ferr = sa.tty
+	case sa.tty != nil && c.Stderr == nil:
+		// The remote stderr arrives on the pty with stdout; what ssh
+		// writes on its own stderr is its own messages: copy them to the
+		// pty and keep their tail for errors. The copy holds its own
+		// descriptor of the pty's terminal side until ssh has exited.
+		tty, err := dupFile(sa.tty)
+		if err != nil {
+			return c.pipeErr(err)
+		}
+		w, err := c.tailPipe(&ttyWriter{tty}, &childFiles)
+		if err != nil {
+			tty.Close()
+			return err
+		}
+		c.libErr = true
+		ferr = w
 	case errw == nil:
 		w, err := c.tailPipe(nil, &childFiles)
 		if err != nil {
@@ -922,6 +940,9 @@ func (c *Cmd) copyIn(w *os.File, r io.Reader) {
 func (c *Cmd) copyOut(w io.Writer, r *os.File, tail *tailBuffer) {
 	defer c.copyWG.Done()
 	defer r.Close()
+	if tw, ok := w.(*ttyWriter); ok {
+		defer tw.f.Close()
+	}
 	buf := make([]byte, copyBuf)
 	var werr error
 	for {
@@ -1094,7 +1115,14 @@ func (c *Cmd) Wait() error {
 		cl.Close()
 	}
 	if c.slot {
-		c.m.releaseSession()
+		if c.sess != nil {
+			// The master closed the session's control connection after
+			// the channel was closed on both sides: sshd has freed the
+			// session (and a refused one is retried anyway).
+			<-c.m.sessions
+		} else {
+			c.m.releaseSession()
+		}
 		c.slot = false
 	}
 	var lerr error
@@ -1182,7 +1210,16 @@ func (c *Cmd) exitError(st *os.ProcessState) error {
 	}
 	text := string(tail)
 	if strings.Contains(text, "refused by peer") || strings.Contains(text, "session request failed") {
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: ErrSessionRefused, Detail: lastLine(tail)}
+		// ssh then tries a connection of its own, which ProxyCommand=false
+		// makes fail: its error is the last line, the refusal before it.
+		detail := lastLine(tail)
+		for _, l := range strings.Split(strings.ReplaceAll(text, "\r", ""), "\n") {
+			if i := strings.Index(l, "session request failed"); i >= 0 {
+				detail = strings.TrimSpace(l[i:])
+				break
+			}
+		}
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: ErrSessionRefused, Detail: detail}
 	}
 	if strings.Contains(text, "open failed") || strings.Contains(text, "Control socket connect") ||
 		strings.Contains(text, "mux_client") {
@@ -1211,6 +1248,37 @@ func (c *Cmd) masterLost() error {
 	}
 	return nil
 }
+
+// dupFile returns a close-on-exec duplicate of f.
+func dupFile(f *os.File) (*os.File, error) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	var derr error
+	syscall.ForkLock.RLock()
+	cerr := sc.Control(func(raw uintptr) {
+		fd, derr = syscall.Dup(int(raw))
+		if derr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	})
+	syscall.ForkLock.RUnlock()
+	if cerr != nil {
+		return nil, cerr
+	}
+	if derr != nil {
+		return nil, os.NewSyscallError("dup", derr)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// ttyWriter writes ssh's own stderr to the terminal side of a pty, which
+// copyOut closes when ssh's stderr ends.
+type ttyWriter struct{ f *os.File }
+
+func (w *ttyWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
 
 // Run starts the command and waits for it.
 func (c *Cmd) Run() error {

@@ -1,53 +1,143 @@
 #!/bin/sh
-# compare.sh runs the benchmarks of this directory and prints, for each, the
-# median of the raw ssh -S baseline and of the library measured in the same
-# run, and their ratio against the target.
+# compare.sh runs the transport benchmarks of this directory for several
+# rounds and prints the median of every implementation, then the ratios
+# against the targets.
 #
-#   bench/compare.sh [count]      (default count: 5)
+#   bench/compare.sh [rounds]      (default rounds: 5)
 #
-# Latency: System("true") vs the same ssh -S argv run by hand, 200 commands
-# per measurement (LATENCY_N). Throughput: 1 GiB through PipeOut vs reading
-# the stdout pipe of ssh -S, one stream per measurement.
+# Implementations, all on one private sshd (see mux_test.go):
+#   native   Master with Transport: TransportMux
+#   process  Master with Transport: TransportProcess (the default)
+#   raw      the process transport's ssh -S argv started by hand
+#   xcrypto  golang.org/x/crypto/ssh, one client, a session per command
+#   muxraw   internal/mux used directly (no library around it)
+#
+# Benchmarks (per round; override the counts with the variables):
+#   TrueSeq     remote `true`, one at a time       LATENCY_N commands each (100)
+#   TruePar8    `true`, 8 goroutines back-to-back  PAR_N blocks of 40 each (5)
+#   Check       Master.Check                       CHECK_N checks each (200)
+#   Stream1GiB  1 GiB of stdout read in Go         one stream each
+# Inside a benchmark the implementations alternate operation by operation
+# (block by block for TruePar8, stream by stream for Stream1GiB) in an
+# order that rotates, so they share the load of the moment. The rows
+# SystemTrue and PipeOut1GiB of the earlier version of this script (the
+# library on its default transport against raw ssh -S) are the process
+# and raw columns of TrueSeq and Stream1GiB.
 set -eu
 cd "$(dirname "$0")"
-count=${1:-5}
+rounds=${1:-5}
 out=$(mktemp)
-# One go test per round, so raw and lib alternate and share the load of
-# the moment (with -count, all raw runs would come before all lib runs).
 go test -c -o "$out.bin" .
 trap 'rm -f "$out" "$out.bin"' EXIT
 i=0
-while [ "$i" -lt "$count" ]; do
-	"$out.bin" -test.run '^$' -test.bench SystemTrue -test.benchtime "${LATENCY_N:-200}x"
-	"$out.bin" -test.run '^$' -test.bench PipeOut1GiB -test.benchtime 1x
+while [ "$i" -lt "$rounds" ]; do
+	echo "# round $((i + 1)) of $rounds"
+	for spec in "TrueSeq ${LATENCY_N:-100}x" "TruePar8 ${PAR_N:-5}x" \
+		"Check ${CHECK_N:-200}x" "Stream1GiB 1x"; do
+		set -- $spec
+		BENCH_ROUND=$i "$out.bin" -test.run '^$' -test.bench "^Benchmark$1\$" \
+			-test.benchtime "$2" -test.timeout 30m | grep '^Benchmark'
+	done
 	i=$((i + 1))
 done | tee "$out" >&2
-# Lines: BenchmarkName/raw-2  N  123 ns/op  [456 MB/s]
-awk '
+# Lines: BenchmarkTrueSeq-2  100  123 ns/op  456 native-ns/op  789 raw-ns/op ...
+# Stream1GiB also gives <impl>-cpums/GiB: the CPU time of the local side
+# (this process, the masters, ssh -S) per GiB, shown as the row StreamCPU.
+awk -v rounds="$rounds" '
 /^Benchmark/ {
-	name = $1; sub(/-[0-9]+$/, "", name)
-	split(name, p, "/"); base = p[1]; kind = p[2]
-	for (i = 3; i <= NF; i++) {
-		if ($(i) == "ns/op") ns[base, kind, ++nns[base, kind]] = $(i-1)
-		if ($(i) == "MB/s") mb[base, kind, ++nmb[base, kind]] = $(i-1)
+	b0 = $1; sub(/^Benchmark/, "", b0); sub(/-[0-9]+$/, "", b0)
+	for (i = 3; i < NF; i++) {
+		u = $(i + 1)
+		if (u !~ /^[a-z]+-(ns\/op|MB\/s|cpums\/GiB)$/) continue
+		im = u; sub(/-.*/, "", im)
+		sub(/^[a-z]+-/, "", u)
+		b = b0
+		if (u == "cpums/GiB") b = "StreamCPU"
+		unit[b] = u
+		v[b, im, ++n[b, im]] = $(i)
 	}
-	bases[base] = 1
 }
-function median(arr, b, k, n,    i, j, t, v) {
-	for (i = 1; i <= n; i++) v[i] = arr[b, k, i]
-	for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-	if (n % 2) return v[(n + 1) / 2]
-	return (v[n / 2] + v[n / 2 + 1]) / 2
+function sort(a, c,    k, j, t) {
+	for (k = 1; k <= c; k++) for (j = k + 1; j <= c; j++) if (a[j] < a[k]) { t = a[k]; a[k] = a[j]; a[j] = t }
+}
+function mid(a, c) {
+	if (c % 2) return a[(c + 1) / 2]
+	return (a[c / 2] + a[c / 2 + 1]) / 2
+}
+function median(b, im,    k, a, c) {
+	c = n[b, im]
+	if (c == 0) return -1
+	for (k = 1; k <= c; k++) a[k] = v[b, im, k] + 0
+	sort(a, c)
+	return mid(a, c)
+}
+# rmedian is the median over the rounds of the ratio x/y within a round.
+function rmedian(b, x, y,    k, a, c) {
+	c = n[b, x] < n[b, y] ? n[b, x] : n[b, y]
+	if (c == 0) return -1
+	for (k = 1; k <= c; k++) a[k] = v[b, y, k] > 0 ? v[b, x, k] / v[b, y, k] : 0
+	sort(a, c)
+	return mid(a, c)
+}
+# cell formats a median: ms for ns/op; MB/s and ms/GiB as they are.
+function cell(b, im,    m) {
+	m = median(b, im)
+	if (m < 0) return sprintf("%10s", "-")
+	if (unit[b] == "ns/op") return sprintf("%10.3f", m / 1e6)
+	return sprintf("%10.1f", m)
+}
+function met(x, op, t) {
+	if (x < 0) return "n/a"
+	if (op == "<=") return x <= t ? "yes" : "NO"
+	if (op == ">=") return x >= t ? "yes" : "NO"
+	return x < t ? "yes" : "NO"
+}
+function head() {
+	printf "%-12s %-38s %9s %9s %9s %5s\n", "benchmark", "ratio", "of medns", "per round", "target", "met"
+}
+# ratio prints one row: the ratio x/y of the two medians (of times, or of
+# throughputs for MB/s), the median of the per-round ratios, and the
+# verdict of the first against "op t" (none when op is empty).
+function ratio(label, b, x, y, op, t,    mx, my, r) {
+	if (!(b in unit)) return
+	mx = median(b, x); my = median(b, y)
+	r = (mx > 0 && my > 0) ? mx / my : -1
+	printf "%-12s %-38s %9.3f %9.3f %9s %5s\n", b, label, r, rmedian(b, x, y), (op == "" ? "-" : op " " t), (op == "" ? "-" : met(r, op, t))
 }
 END {
-	printf "%-22s %-10s %14s %14s %8s %s\n", "benchmark", "metric", "raw ssh -S", "library", "ratio", "target"
-	for (b in bases) {
-		if (nmb[b, "raw"] > 0) {
-			r = median(mb, b, "raw", nmb[b, "raw"]); l = median(mb, b, "lib", nmb[b, "lib"])
-			printf "%-22s %-10s %14.1f %14.1f %8.3f %s\n", b, "MB/s", r, l, l / r, ">= 0.95"
-		} else {
-			r = median(ns, b, "raw", nns[b, "raw"]); l = median(ns, b, "lib", nns[b, "lib"])
-			printf "%-22s %-10s %14.0f %14.0f %8.3f %s\n", b, "ns/op", r, l, l / r, "<= 1.05"
-		}
+	split("TrueSeq TruePar8 Check Stream1GiB StreamCPU", bs, " ")
+	split("native process raw xcrypto muxraw", ims, " ")
+	printf "\nMedians over %d rounds (ms per command; MB/s; local CPU ms per GiB)\n", rounds
+	printf "%-12s %-6s", "benchmark", "unit"
+	for (k = 1; k <= 5; k++) printf " %10s", ims[k]
+	printf "\n"
+	for (j = 1; j <= 5; j++) {
+		b = bs[j]
+		if (!(b in unit)) continue
+		printf "%-12s %-6s", b, unit[b] == "ns/op" ? "ms" : unit[b] == "MB/s" ? "MB/s" : "ms/GiB"
+		for (k = 1; k <= 5; k++) printf " %s", cell(b, ims[k])
+		printf "\n"
 	}
+	printf "\nRatios against the targets (of medns: ratio of the medians, which the\n"
+	printf "verdict uses; per round: median of the ratios within each round)\n"
+	head()
+	for (j = 1; j <= 2; j++) {
+		b = bs[j]
+		ratio("native/xcrypto (time)", b, "native", "xcrypto", "<=", "1.3")
+		ratio("process/native (speed-up)", b, "process", "native", ">=", "3.0")
+		ratio("native/muxraw (library overhead)", b, "native", "muxraw", "", "")
+		ratio("raw/native (speed-up over ssh -S)", b, "raw", "native", "", "")
+	}
+	ratio("native/raw ssh -S (throughput)", "Stream1GiB", "native", "raw", ">=", "1.0")
+	ratio("native/xcrypto (throughput)", "Stream1GiB", "native", "xcrypto", "", "")
+	ratio("native/raw ssh -S (CPU per GiB)", "StreamCPU", "native", "raw", "", "")
+	if ("Check" in unit) {
+		m = median("Check", "native"); m = m < 0 ? m : m / 1e6
+		printf "%-12s %-38s %9.3f %9s %9s %5s\n", "Check", "native (ms)", m, "-", "< 1", met(m, "<", 1)
+		ratio("process/native (speed-up)", "Check", "process", "native", "", "")
+	}
+	printf "\nEarlier rows: the library on its default transport against raw ssh -S\n"
+	head()
+	ratio("SystemTrue: process/raw (time)", "TrueSeq", "process", "raw", "<=", "1.05")
+	ratio("PipeOut1GiB: process/raw (throughput)", "Stream1GiB", "process", "raw", ">=", "0.95")
 }' "$out"
