@@ -10,6 +10,9 @@ test: deps
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 	GODEBUG=execwait=2 $(GO) test -race -count=1 -timeout 15m ./...
+	# The whole root package again with TransportMux as every master's
+	# default (the transport tables then run their mux half only).
+	OPENSSH_TEST_TRANSPORT=mux OPENSSH_TRANSPORTS=mux GODEBUG=execwait=2 $(GO) test -race -count=1 -timeout 15m .
 
 deps:
 	@scripts/deps.sh
