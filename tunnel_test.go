@@ -33,6 +33,13 @@ type echoServer struct {
 
 func startEcho(t *testing.T, network, addr string) *echoServer {
 	t.Helper()
+	return startCounting(t, network, addr, true)
+}
+
+// startCounting starts a server that reads each connection to EOF, echoing
+// it back when echo is set, and adds up the bytes (echoed, or read).
+func startCounting(t *testing.T, network, addr string, echo bool) *echoServer {
+	t.Helper()
 	ln, err := net.Listen(network, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +59,11 @@ func startEcho(t *testing.T, network, addr string) *echoServer {
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
-				n, _ := io.Copy(struct{ io.Writer }{c}, struct{ io.Reader }{c}) // no splice: its pipes would look like leaked fds
+				var w io.Writer = io.Discard
+				if echo {
+					w = struct{ io.Writer }{c} // no splice: its pipes would look like leaked fds
+				}
+				n, _ := io.Copy(w, struct{ io.Reader }{c})
 				c.Close()
 				s.mu.Lock()
 				s.total += int(n)
@@ -66,40 +77,6 @@ func startEcho(t *testing.T, network, addr string) *echoServer {
 }
 
 func (s *echoServer) addr() string { return s.ln.Addr().String() }
-
-// startSink starts a server that reads each connection to EOF and counts
-// the bytes. Unlike the echo server, its count does not depend on our side
-// reading anything back.
-func startSink(t *testing.T) *echoServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &echoServer{ln: ln, done: make(chan struct{}, 100)}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				n, _ := io.Copy(io.Discard, struct{ io.Reader }{c})
-				c.Close()
-				s.mu.Lock()
-				s.total += int(n)
-				s.mu.Unlock()
-				s.done <- struct{}{}
-			}()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); s.wg.Wait() })
-	return s
-}
 
 func TestDialTCPEchoDeadlineClose(t *testing.T) {
 	checkNoLeaks(t)
@@ -175,7 +152,7 @@ func TestDialWriteThenClose(t *testing.T) {
 		m, _ := newTestMasterT(t, srv, nil, tr)
 		// A sink, not an echo server: after Close nothing reads the echo,
 		// so an echo server could stop early on its own write.
-		echo := startSink(t)
+		echo := startCounting(t, "tcp", "127.0.0.1:0", false)
 		c, err := m.Dial("tcp", echo.addr())
 		if err != nil {
 			t.Fatal(err)
