@@ -1,0 +1,317 @@
+package openssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The plumbing of a Cmd's streams: the goroutines that copy them, the idle
+// timer and ctx watcher, the kill escalation, and the small stream types.
+
+// tailPipe makes a pipe for ssh's stderr, copied to w (may be nil) and to
+// the tail buffer.
+func (c *Cmd) tailPipe(w io.Writer, childFiles *[]*os.File) (*os.File, error) {
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, c.pipeErr(err)
+	}
+	*childFiles = append(*childFiles, pw)
+	c.ours = append(c.ours, r)
+	if c.sshTail == nil {
+		c.sshTail = newTailBuffer(4 << 10)
+	}
+	c.copyWG.Add(1)
+	go c.copyOut(w, r, c.sshTail)
+	return pw, nil
+}
+
+// touch records activity for the idle timer.
+func (c *Cmd) touch() {
+	if c.IdleTimeout > 0 {
+		c.lastAct.Store(int64(time.Since(c.t0)))
+	}
+}
+
+func (c *Cmd) setCopyErr(err error) {
+	c.copyMu.Lock()
+	if c.copyErr == nil {
+		c.copyErr = err
+	}
+	c.copyMu.Unlock()
+}
+
+const copyBuf = 64 << 10
+
+// copyIn copies r to ssh's stdin.
+func (c *Cmd) copyIn(w *os.File, r io.Reader) {
+	defer c.copyWG.Done()
+	defer w.Close()
+	buf := make([]byte, copyBuf)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			c.touch()
+			if _, err := w.Write(buf[:n]); err != nil {
+				// EPIPE: the command does not read its input; as os/exec,
+				// not an error. A closed file: idle timeout or Wait.
+				if !errors.Is(err, syscall.EPIPE) && !errors.Is(err, os.ErrClosed) {
+					c.setCopyErr(err)
+				}
+				return
+			}
+			c.touch()
+		}
+		if rerr != nil {
+			if rerr != io.EOF {
+				c.setCopyErr(rerr)
+			}
+			return
+		}
+	}
+}
+
+// copyOut copies ssh's output to w and tail (either may be nil).
+func (c *Cmd) copyOut(w io.Writer, r *os.File, tail *tailBuffer) {
+	defer c.copyWG.Done()
+	defer r.Close()
+	if tw, ok := w.(*ttyWriter); ok {
+		defer tw.f.Close()
+	}
+	buf := make([]byte, copyBuf)
+	var werr error
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			c.touch()
+			if tail != nil {
+				tail.Write(buf[:n])
+			}
+			if w != nil && werr == nil {
+				if _, werr = w.Write(buf[:n]); werr != nil {
+					c.setCopyErr(werr)
+					// Keep reading so ssh is not blocked; discard.
+				}
+			}
+		}
+		if rerr != nil {
+			return
+		}
+	}
+}
+
+// setFail records the first error from ctx or the idle timer.
+func (c *Cmd) setFail(err error) {
+	c.failMu.Lock()
+	if c.fail == nil {
+		c.fail = err
+	}
+	c.failMu.Unlock()
+}
+
+func (c *Cmd) getFail() error {
+	c.failMu.Lock()
+	defer c.failMu.Unlock()
+	return c.fail
+}
+
+func (c *Cmd) ctxError(err error) error {
+	code := CodeSlaveFailed
+	if errors.Is(err, context.DeadlineExceeded) {
+		code = CodeSlaveTimeout
+	}
+	return &Error{Code: code, Op: "command", Host: c.m.host, Err: err}
+}
+
+// watch ends the command on ctx cancellation or idle timeout.
+func (c *Cmd) watch() {
+	defer close(c.watchEnd)
+	var idleC <-chan time.Time
+	var timer *time.Timer
+	if c.IdleTimeout > 0 {
+		timer = time.NewTimer(c.IdleTimeout)
+		defer timer.Stop()
+		idleC = timer.C
+	}
+	for {
+		select {
+		case <-c.exited:
+			return
+		case <-c.ctx.Done():
+			c.setFail(c.ctxError(c.ctx.Err()))
+			c.kill()
+			return
+		case <-idleC:
+			since := time.Since(c.t0) - time.Duration(c.lastAct.Load())
+			if since < c.IdleTimeout {
+				timer.Reset(c.IdleTimeout - since)
+				continue
+			}
+			c.setFail(&Error{Code: CodeSlaveTimeout, Op: "command", Host: c.m.host,
+				Detail: fmt.Sprintf("no activity for %v", c.IdleTimeout)})
+			if c.KillOnTimeout {
+				c.kill()
+				return
+			}
+			// Net::OpenSSH's behaviour: close our ends, let ssh end.
+			for _, f := range c.ours {
+				f.Close()
+			}
+			idleC = nil
+		}
+	}
+}
+
+// kill ends the local ssh: SIGTERM, SIGTERM after half the grace period,
+// SIGKILL after the grace period.
+func (c *Cmd) kill() {
+	if c.sess != nil {
+		// Closing the control connection is what killing the local ssh
+		// amounts to: the master gives the remote command EOF on its
+		// input and stops copying its output.
+		c.sess.Close()
+		return
+	}
+	grace := c.WaitDelay
+	if grace <= 0 {
+		grace = time.Second
+	}
+	p := c.ecmd.Process
+	steps := []struct {
+		sig  syscall.Signal
+		wait time.Duration
+	}{{syscall.SIGTERM, grace / 2}, {syscall.SIGTERM, grace / 2}, {syscall.SIGKILL, 0}}
+	for _, s := range steps {
+		_ = p.Signal(s.sig)
+		if s.wait == 0 {
+			return
+		}
+		select {
+		case <-c.exited:
+			return
+		case <-time.After(s.wait):
+		}
+	}
+}
+
+// waitCopies waits for the copying goroutines, bounded by WaitDelay.
+func (c *Cmd) waitCopies() {
+	if c.WaitDelay <= 0 {
+		c.copyWG.Wait()
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		c.copyWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return
+	case <-time.After(c.WaitDelay):
+	}
+	for _, f := range c.ours {
+		f.Close()
+	}
+	<-done
+}
+
+// dupFile returns a close-on-exec duplicate of f.
+func dupFile(f *os.File) (*os.File, error) {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var fd int
+	var derr error
+	syscall.ForkLock.RLock()
+	cerr := sc.Control(func(raw uintptr) {
+		fd, derr = syscall.Dup(int(raw))
+		if derr == nil {
+			syscall.CloseOnExec(fd)
+		}
+	})
+	syscall.ForkLock.RUnlock()
+	if cerr != nil {
+		return nil, cerr
+	}
+	if derr != nil {
+		return nil, os.NewSyscallError("dup", derr)
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
+
+// ttyWriter writes ssh's own stderr to the terminal side of a pty, which
+// copyOut closes when ssh's stderr ends.
+type ttyWriter struct{ f *os.File }
+
+func (w *ttyWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
+
+// lockedBuffer is a growing buffer written by one goroutine and read after
+// Wait.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	b.buf = append(b.buf, p...)
+	b.mu.Unlock()
+	return len(p), nil
+}
+
+func (b *lockedBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf
+}
+
+// closeOnce is an *os.File whose Close can be called twice.
+type closeOnce struct {
+	*os.File
+	once sync.Once
+	err  error
+}
+
+func (c *closeOnce) Close() error {
+	c.once.Do(func() { c.err = c.File.Close() })
+	return c.err
+}
+
+// actWriteCloser records activity on a StdinPipe.
+type actWriteCloser struct {
+	wc io.WriteCloser
+	c  *Cmd
+}
+
+func (a *actWriteCloser) Write(p []byte) (int, error) {
+	n, err := a.wc.Write(p)
+	if n > 0 {
+		a.c.touch()
+	}
+	return n, err
+}
+
+func (a *actWriteCloser) Close() error { return a.wc.Close() }
+
+// actReadCloser records activity on a StdoutPipe or StderrPipe.
+type actReadCloser struct {
+	r io.ReadCloser
+	c *Cmd
+}
+
+func (a *actReadCloser) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.c.touch()
+	}
+	return n, err
+}
+
+func (a *actReadCloser) Close() error { return a.r.Close() }
