@@ -417,9 +417,9 @@ func (m *Master) masterLogLineSince(mark int64, needles ...string) string {
 	if l == nil {
 		return ""
 	}
-	text := l.Since(mark)
-	if mark < 0 {
-		text = l.Bytes()
+	text := l.Bytes()
+	if mark >= 0 {
+		text = l.Since(mark)
 	}
 	lines := strings.Split(strings.ReplaceAll(string(text), "\r", ""), "\n")
 	for i := len(lines) - 1; i >= 0 && i >= len(lines)-50; i-- {

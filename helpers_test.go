@@ -123,25 +123,7 @@ func slaveSSHCount(tr Transport) int {
 // checks at its end that none are left.
 func checkNoLeaks(t *testing.T) {
 	t.Helper()
-	fds := sshtest.OpenFDs()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			n := sshtest.CountSSH()
-			f := sshtest.OpenFDs()
-			if n == 0 && f <= fds {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("leak: %d ssh child processes, %d fds (was %d)", n, f, fds)
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
+	sshtest.CheckNoLeaks(t)
 }
 
 // sharedDir returns a short temp dir the remote test account can write to.

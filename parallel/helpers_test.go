@@ -65,25 +65,7 @@ func newRunner(t *testing.T, srv *sshtest.Server, opts *openssh.Options) *Runner
 // no extra fd is left.
 func checkNoLeaks(t *testing.T) {
 	t.Helper()
-	fds := sshtest.OpenFDs()
-	t.Cleanup(func() {
-		if t.Failed() {
-			return
-		}
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			n := sshtest.CountProcesses("ssh ")
-			f := sshtest.OpenFDs()
-			if n == 0 && f <= fds {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Errorf("leak: %d ssh child processes, %d fds (was %d)", n, f, fds)
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
+	sshtest.CheckNoLeaks(t)
 }
 
 // stamps records named timestamps from many goroutines.

@@ -573,3 +573,38 @@ func OpenFDs() int {
 	e, _ := os.ReadDir("/proc/self/fd")
 	return len(e)
 }
+
+// LeakTB is what CheckNoLeaks needs of a test (*testing.T has it all).
+type LeakTB interface {
+	Helper()
+	Cleanup(func())
+	Failed() bool
+	Errorf(format string, args ...any)
+}
+
+// CheckNoLeaks records the open fds now and checks, when the test ends (and
+// has not failed otherwise), that no ssh client started by this program is
+// left and no fd was added, allowing 3 s for processes to be reaped. Call
+// it first in a test, so its check runs after every other cleanup.
+func CheckNoLeaks(t LeakTB) {
+	t.Helper()
+	fds := OpenFDs()
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			n := CountSSH()
+			f := OpenFDs()
+			if n == 0 && f <= fds {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("leak: %d ssh child processes, %d fds (was %d)", n, f, fds)
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+}
