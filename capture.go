@@ -317,7 +317,7 @@ func (c *Cmd) MakeRemoteCommand() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return c.argv(line), nil
+	return c.m.proc.argv(c.request(line)), nil
 }
 
 // MakeRemoteCommand returns the local argv that runs args through the

@@ -167,36 +167,15 @@ func (c *Cmd) watch() {
 	}
 }
 
-// kill ends the local ssh: SIGTERM, SIGTERM after half the grace period,
-// SIGKILL after the grace period.
+// kill ends the session from our side: the local ssh gets SIGTERM, then
+// SIGKILL after the grace period (WaitDelay, 1 s when zero); a session of
+// the mux transport has its control connection closed.
 func (c *Cmd) kill() {
-	if c.sess != nil {
-		// Closing the control connection is what killing the local ssh
-		// amounts to: the master gives the remote command EOF on its
-		// input and stops copying its output.
-		c.sess.Close()
-		return
-	}
 	grace := c.WaitDelay
 	if grace <= 0 {
 		grace = time.Second
 	}
-	p := c.ecmd.Process
-	steps := []struct {
-		sig  syscall.Signal
-		wait time.Duration
-	}{{syscall.SIGTERM, grace / 2}, {syscall.SIGTERM, grace / 2}, {syscall.SIGKILL, 0}}
-	for _, s := range steps {
-		_ = p.Signal(s.sig)
-		if s.wait == 0 {
-			return
-		}
-		select {
-		case <-c.exited:
-			return
-		case <-time.After(s.wait):
-		}
-	}
+	c.sess.end(grace)
 }
 
 // waitCopies waits for the copying goroutines, bounded by WaitDelay.
@@ -315,3 +294,54 @@ func (a *actReadCloser) Read(p []byte) (int, error) {
 }
 
 func (a *actReadCloser) Close() error { return a.r.Close() }
+
+// tailBuffer keeps the last n bytes written to it. It is safe for
+// concurrent use.
+type tailBuffer struct {
+	mu    sync.Mutex
+	n     int
+	buf   []byte
+	total int64 // bytes written since the start
+}
+
+func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	t.total += int64(len(p))
+	if len(t.buf) > t.n {
+		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.n:]...)
+	}
+	return len(p), nil
+}
+
+// Bytes returns a copy of what the buffer holds.
+func (t *tailBuffer) Bytes() []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]byte(nil), t.buf...)
+}
+
+// Mark returns how many bytes were written so far, for [tailBuffer.Since].
+func (t *tailBuffer) Mark() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.total
+}
+
+// Since returns what was written after mark (as much as the buffer still
+// holds).
+func (t *tailBuffer) Since(mark int64) []byte {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := t.total - mark
+	if n <= 0 {
+		return nil
+	}
+	if n > int64(len(t.buf)) {
+		n = int64(len(t.buf))
+	}
+	return append([]byte(nil), t.buf[int64(len(t.buf))-n:]...)
+}

@@ -1,6 +1,7 @@
 package openssh
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os/exec"
@@ -129,9 +130,11 @@ func supportedAlgorithms(sshPath, query string) map[string]bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], "-Q", query)...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	out, err := cmd.Output()
+	cmd := exec.Command(argv[0], append(argv[1:], "-Q", query)...)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	err := runChild(ctx, cmd)
+	out := stdout.Bytes()
 	var known map[string]bool
 	if err == nil {
 		known = map[string]bool{}

@@ -280,34 +280,13 @@ func escapeFwdPath(p string) string {
 // listener is on this machine, so Forward succeeds and each accepted
 // connection is closed at once.
 func (m *Master) Forward(ctx context.Context, spec ForwardSpec) (int, error) {
-	arg, err := spec.arg()
-	if err != nil {
+	if _, err := spec.arg(); err != nil {
 		return 0, err
 	}
 	if err := m.WaitForMaster(ctx); err != nil {
 		return 0, err
 	}
-	if m.native() {
-		return m.muxOpenForward(ctx, spec)
-	}
-	out, err := m.control(ctx, "forward", spec.Kind.String(), arg)
-	if ferr := m.forwardError(ctx, "forward", spec, out, err); ferr != nil {
-		return 0, ferr
-	}
-	if spec.Listen.network() == "unix" {
-		return 0, nil
-	}
-	if spec.Kind == RemoteForward && spec.Listen.Port == 0 {
-		for _, l := range strings.Split(string(out), "\n") {
-			l = strings.TrimSpace(l)
-			if n, err := strconv.Atoi(l); err == nil && n > 0 && n < 65536 {
-				return n, nil
-			}
-		}
-		return 0, &Error{Code: CodeSlaveFailed, Op: "forward", Host: m.host, Err: ErrForwardFailed,
-			Detail: "ssh did not report the allocated port: " + lastLine(out)}
-	}
-	return spec.Listen.Port, nil
+	return m.be.forward(ctx, spec)
 }
 
 // CancelForward asks the master to remove a port forward ("ssh -O
@@ -319,22 +298,14 @@ func (m *Master) Forward(ctx context.Context, spec ForwardSpec) (int, error) {
 // Cancelling a forward that does not exist is an [*Error] matching
 // [ErrForwardFailed].
 func (m *Master) CancelForward(ctx context.Context, spec ForwardSpec) error {
-	arg, err := spec.arg()
-	if err != nil {
+	if _, err := spec.arg(); err != nil {
 		return err
 	}
 	if err := m.WaitForMaster(ctx); err != nil {
 		return err
 	}
-	if m.native() {
-		if err := m.muxCancelForward(ctx, spec); err != nil {
-			return err
-		}
-	} else {
-		out, err := m.control(ctx, "cancel", spec.Kind.String(), arg)
-		if ferr := m.forwardError(ctx, "cancel forward", spec, out, err); ferr != nil {
-			return ferr
-		}
+	if err := m.be.cancelForward(ctx, spec); err != nil {
+		return err
 	}
 	if spec.Kind != RemoteForward && spec.Listen.network() == "unix" {
 		if p, err := filepath.Abs(spec.Listen.Path); err == nil && isSocket(p) {

@@ -103,15 +103,10 @@ func checkHostKeyArgs(op, file, host string, port int) error {
 // runTool runs a helper program (ssh-keygen, ssh-keyscan) and returns its
 // stdout; its stderr goes into the error.
 func runTool(ctx context.Context, op string, argv ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
+	cmd := exec.Command(argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	if err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
+	if err := runChild(ctx, cmd); err != nil {
 		return stdout.Bytes(), &Error{Code: CodeSlaveFailed, Op: op, Err: err, Detail: lastLine(stderr.Bytes())}
 	}
 	return stdout.Bytes(), nil

@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/google/shlex"
-	"github.com/goopenssh/openssh/internal/mux"
 )
 
 // Master is one ssh master connection (ControlMaster) to one host. Every
@@ -47,8 +45,9 @@ type Master struct {
 
 	listeners listenerSet // open Listen listeners, closed by Close
 
-	muxMu  sync.Mutex
-	muxCtl *mux.Conn // TransportMux: the kept control connection (transport.go)
+	be   backend      // the transport, chosen once in New (backend.go)
+	proc *procBackend // for what needs a process whatever the transport
+	ctl  *ctlConn     // the kept control connection (backend.go)
 }
 
 type masterState int
@@ -63,10 +62,8 @@ const (
 
 // masterProc is one run of the master ssh process.
 type masterProc struct {
-	cmd        *exec.Cmd
+	proc       *child
 	pid        int
-	exited     chan struct{} // closed once the process has been reaped
-	waitErr    error         // set before exited is closed
 	stderr     *tailBuffer
 	stderrR    *os.File
 	stderrDone chan struct{} // closed when the stderr reader has stopped
@@ -209,6 +206,9 @@ func newMaster(target string, opts *Options) (*Master, error) {
 		return nil, err
 	}
 	m.ready = make(chan struct{})
+	m.ctl = &ctlConn{path: m.ctlPath}
+	m.proc = &procBackend{m: m}
+	m.be = m.newBackend()
 	return m, nil
 }
 
@@ -315,7 +315,8 @@ func (m *Master) start(ctx context.Context) error {
 		}
 		cmd.Stdout = stdoutW
 	}
-	if err := cmd.Start(); err != nil {
+	ch, err := startChild(cmd, true)
+	if err != nil {
 		r.Close()
 		w.Close()
 		login.abort()
@@ -323,13 +324,12 @@ func (m *Master) start(ctx context.Context) error {
 			stdoutR.Close()
 			stdoutW.Close()
 		}
-		return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: fmt.Errorf("unable to start %s: %w", argv[0], err)}
+		return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: err}
 	}
 	w.Close()
 	p := &masterProc{
-		cmd:        cmd,
-		pid:        cmd.Process.Pid,
-		exited:     make(chan struct{}),
+		proc:       ch,
+		pid:        ch.Pid(),
 		stderr:     newTailBuffer(16 << 10),
 		stderrR:    r,
 		stderrDone: make(chan struct{}),
@@ -337,7 +337,7 @@ func (m *Master) start(ctx context.Context) error {
 		login:      login,
 	}
 	if login != nil {
-		login.start(p.exited)
+		login.start(ch.Done())
 	}
 	m.log.Debug("openssh: master started", "host", m.host, "pid", p.pid, "argv", argv)
 	var out io.Writer = p.stderr
@@ -356,10 +356,6 @@ func (m *Master) start(ctx context.Context) error {
 			stdoutR.Close()
 		}()
 	}
-	go func() {
-		p.waitErr = cmd.Wait()
-		close(p.exited)
-	}()
 	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	p.stopLoop = cancel
 	m.mu.Lock()
@@ -425,7 +421,7 @@ func (m *Master) waitSocket(loopCtx, ctx context.Context, p *masterProc) error {
 				dt = dt * 11 / 10
 			}
 			tick.Reset(dt)
-		case <-p.exited:
+		case <-p.proc.Done():
 			if isSocket(m.ctlPath) {
 				// It came up and died at once; let the check report it.
 				return nil
@@ -464,7 +460,7 @@ func (m *Master) exitError(p *masterProc) error {
 	if cause == nil {
 		cause = ErrMasterExited
 		line = lastLine(p.stderr.Bytes())
-		if ee, ok := p.waitErr.(*exec.ExitError); ok && line == "" {
+		if ee, ok := p.proc.Wait().(*exec.ExitError); ok && line == "" {
 			line = ee.String()
 		}
 	}
@@ -499,28 +495,18 @@ func classifyStderr(text string) (string, error) {
 	return "", nil
 }
 
-// checkPID runs "ssh -O check" and requires the master to be pid (any pid
-// when pid is 0, for an external master).
+// checkPID asks the master for its pid over the kept control connection
+// and requires it to be pid (any pid when pid is 0, for an external
+// master).
 func (m *Master) checkPID(ctx context.Context, pid int) error {
-	var got int
-	var err error
-	var detail string
-	if m.native() {
-		if got, err = m.muxAlive(ctx); err != nil {
-			detail = muxDetail(err)
-		}
-	} else {
-		var out []byte
-		out, err = m.control(ctx, "check")
-		got = parseMasterPID(out)
-		detail = lastLine(out)
-	}
+	got, err := m.ctl.alive(ctx)
 	if err != nil || got == 0 {
-		if detail == "" && err != nil {
-			detail = err.Error()
-		}
 		if ctx.Err() != nil {
 			return &Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ctx.Err()}
+		}
+		detail := "the master did not report its pid"
+		if err != nil {
+			detail = muxDetail(err)
 		}
 		return &Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ErrMasterGone, Detail: detail}
 	}
@@ -529,44 +515,6 @@ func (m *Master) checkPID(ctx context.Context, pid int) error {
 			Detail: fmt.Sprintf("socket %s is owned by pid %d (pid %d expected)", m.ctlPath, got, pid)}
 	}
 	return nil
-}
-
-// parseMasterPID reads "Master running (pid=N)".
-func parseMasterPID(out []byte) int {
-	s := string(out)
-	i := strings.Index(s, "pid=")
-	if i < 0 {
-		return 0
-	}
-	n := 0
-	for _, c := range s[i+4:] {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-		if n > 1<<30 {
-			return 0
-		}
-	}
-	return n
-}
-
-// control runs "ssh -O <cmd>" and returns its combined output. The process
-// is killed when ctx is done.
-func (m *Master) control(ctx context.Context, ctl string, extra ...string) ([]byte, error) {
-	argv := m.slaveArgv(slaveSpec{control: ctl, sshOpts: extra})
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.WaitDelay = time.Second
-	cmd.SysProcAttr = slaveSysProcAttr()
-	out, err := cmd.CombinedOutput()
-	if errors.Is(err, exec.ErrWaitDelay) {
-		// ssh exited 0, but the copy of its output outlived WaitDelay
-		// (seen under heavy load, with many processes starting): what it
-		// printed is in out.
-		err = nil
-	}
-	m.log.Debug("openssh: control command", "host", m.host, "cmd", ctl, "err", err)
-	return out, err
 }
 
 // WaitForMaster waits until the master is up (or has failed) and returns its
@@ -600,11 +548,9 @@ func (m *Master) alive() error {
 		return m.err
 	}
 	if m.run != nil {
-		select {
-		case <-m.run.exited:
+		if m.run.proc.Exited() {
 			m.failLocked(&Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ErrMasterGone, Detail: "master process exited"})
 			return m.err
-		default:
 		}
 	}
 	if !isSocket(m.ctlPath) {
@@ -612,6 +558,18 @@ func (m *Master) alive() error {
 		return m.err
 	}
 	return nil
+}
+
+// lost returns the master's error when it is gone, or nil when it still
+// answers. The master may have died an instant ago (not reaped yet, its
+// socket still there), so it is asked.
+func (m *Master) lost() error {
+	if err := m.alive(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.Check(ctx)
 }
 
 // failLocked records a sticky master failure. m.mu must be held.
@@ -660,24 +618,17 @@ func (m *Master) Check(ctx context.Context) error {
 	return nil
 }
 
-// Stop tells the master to stop accepting new sessions ("ssh -O stop"): its
-// socket is removed, sessions already running go on. Every later operation
-// fails with [ErrMasterStopped], as in Net::OpenSSH. Close still ends the
-// master process.
+// Stop tells the master to stop accepting new sessions (the request of
+// "ssh -O stop"): its socket is removed, sessions already running go on,
+// and the master exits when the last of them ends (at once when none is
+// open). Every later operation fails with [ErrMasterStopped], as in
+// Net::OpenSSH. Close still reaps the master process.
 func (m *Master) Stop(ctx context.Context) error {
 	if err := m.WaitForMaster(ctx); err != nil {
 		return err
 	}
-	if m.native() {
-		err := m.muxDo(ctx, func(c *mux.Conn) error { return c.StopListening(ctx) })
-		if err != nil {
-			return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: muxDetail(err)}
-		}
-	} else {
-		out, err := m.control(ctx, "stop")
-		if err != nil {
-			return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: lastLine(out)}
-		}
+	if err := m.ctl.stop(ctx); err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: muxDetail(err)}
 	}
 	m.mu.Lock()
 	m.state = stateStopped
@@ -686,9 +637,10 @@ func (m *Master) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Close ends the master: "ssh -O exit", then, if it has not exited after
-// about 2 s, SIGTERM once a second three times and SIGKILL; it reaps the
-// process and removes the socket. A master the Master does not own (external
+// Close ends the master: it asks it to exit (the request of "ssh -O
+// exit", sent over the control connection), then, if it has not exited
+// after about 2 s, sends SIGTERM and, 3 s later, SIGKILL to its process
+// group; it reaps the process and removes the socket. A master the Master does not own (external
 // or disowned) is left running. Close is idempotent; after it every
 // operation fails with [ErrClosed].
 func (m *Master) Close() error {
@@ -706,62 +658,34 @@ func (m *Master) Close() error {
 	m.mu.Unlock()
 	m.listeners.closeAll()
 	if p == nil || !owned {
-		m.muxDrop()
+		m.ctl.drop()
 		return nil
 	}
 	p.stopLoop()
 	<-p.loopDone
 	m.killProc(p, prev == stateRunning)
-	m.muxDrop()
+	m.ctl.drop()
 	return nil
 }
 
-// killProc ends an owned master process: "-O exit" first when polite, then
-// signals, then reaps it and removes its socket.
+// killProc ends an owned master process: the exit request first when
+// polite, then the stop sequence (to its process group, so a ProxyCommand
+// child goes too); it reaps it and removes its socket.
 func (m *Master) killProc(p *masterProc, polite bool) {
-	select {
-	case <-p.exited:
-	default:
-		if polite && isSocket(m.ctlPath) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			if m.native() {
-				m.muxDo(ctx, func(c *mux.Conn) error { return c.Terminate(ctx) })
-			} else {
-				m.control(ctx, "exit")
-			}
-			cancel()
-			select {
-			case <-p.exited:
-			case <-time.After(2 * time.Second):
-			}
-		}
-		sigs := []syscall.Signal{syscall.SIGTERM, syscall.SIGTERM, syscall.SIGTERM, syscall.SIGKILL}
-	signals:
-		for i := 0; ; i++ {
-			sig := syscall.SIGKILL
-			if i < len(sigs) {
-				sig = sigs[i]
-			}
-			select {
-			case <-p.exited:
-				break signals
-			default:
-			}
-			// The master leads its own process group: signal it all, so a
-			// ProxyCommand child goes too.
-			_ = syscall.Kill(-p.pid, sig)
-			_ = syscall.Kill(p.pid, sig)
-			wait := time.Second
-			if i == 0 && !polite {
-				wait = 300 * time.Millisecond
-			}
-			select {
-			case <-p.exited:
-				break signals
-			case <-time.After(wait):
-			}
+	if !p.proc.Exited() && polite && isSocket(m.ctlPath) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		m.ctl.exit(ctx)
+		cancel()
+		select {
+		case <-p.proc.Done():
+		case <-time.After(2 * time.Second):
 		}
 	}
+	grace := 3 * time.Second
+	if !polite {
+		grace = 300 * time.Millisecond
+	}
+	p.proc.Stop(grace)
 	// The reader ends at EOF; a grandchild holding stderr must not keep it.
 	select {
 	case <-p.stderrDone:
@@ -815,7 +739,7 @@ func (m *Master) Restart(ctx context.Context) error {
 		<-p.loopDone
 		m.killProc(p, prev == stateRunning)
 	}
-	m.muxDrop()
+	m.ctl.reset()
 	if err := m.start(ctx); err != nil {
 		m.mu.Lock()
 		m.failLocked(err)
@@ -826,18 +750,6 @@ func (m *Master) Restart(ctx context.Context) error {
 		return nil
 	}
 	return m.WaitForMaster(ctx)
-}
-
-// sessionLinger is how long a session slot stays taken after its ssh has
-// exited. The mux client exits as soon as it gets the exit status, a moment
-// before sshd has closed the channel and freed the session, so a slot
-// released at once can let one session too many reach sshd, which refuses
-// it.
-const sessionLinger = 25 * time.Millisecond
-
-// releaseSession frees a MaxSessions slot after sessionLinger.
-func (m *Master) releaseSession() {
-	time.AfterFunc(sessionLinger, func() { <-m.sessions })
 }
 
 // MasterPID returns the pid of the master process, or 0 when there is none
@@ -870,55 +782,4 @@ func (m *Master) Err() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.err
-}
-
-// tailBuffer keeps the last n bytes written to it. It is safe for
-// concurrent use.
-type tailBuffer struct {
-	mu    sync.Mutex
-	n     int
-	buf   []byte
-	total int64 // bytes written since the start
-}
-
-func newTailBuffer(n int) *tailBuffer { return &tailBuffer{n: n} }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, p...)
-	t.total += int64(len(p))
-	if len(t.buf) > t.n {
-		t.buf = append(t.buf[:0], t.buf[len(t.buf)-t.n:]...)
-	}
-	return len(p), nil
-}
-
-// Bytes returns a copy of what the buffer holds.
-func (t *tailBuffer) Bytes() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]byte(nil), t.buf...)
-}
-
-// Mark returns how many bytes were written so far, for [tailBuffer.Since].
-func (t *tailBuffer) Mark() int64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.total
-}
-
-// Since returns what was written after mark (as much as the buffer still
-// holds).
-func (t *tailBuffer) Since(mark int64) []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := t.total - mark
-	if n <= 0 {
-		return nil
-	}
-	if n > int64(len(t.buf)) {
-		n = int64(len(t.buf))
-	}
-	return append([]byte(nil), t.buf[int64(len(t.buf))-n:]...)
 }

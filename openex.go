@@ -2,7 +2,6 @@ package openssh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,11 +11,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/creack/pty"
-	"github.com/goopenssh/openssh/internal/mux"
 )
 
 // QuoteMode says whether the arguments of a [Cmd] are quoted for the remote
@@ -177,10 +174,9 @@ type Cmd struct {
 	started  bool
 	finished bool
 	line     string
-	ecmd     *exec.Cmd
-	sess     *mux.Session // TransportMux: the session, instead of ecmd
-	unraw    func()       // TransportMux: restores the caller's terminal
-	local    *exec.Cmd    // StartPipedTo
+	sess     session   // the running session, whatever the transport
+	ptm      *os.File  // StartPty: the pty's master side, for SetWinsize
+	local    *exec.Cmd // StartPipedTo
 	slot     bool
 	t0       time.Time
 	lastAct  atomic.Int64
@@ -364,23 +360,6 @@ func (c *Cmd) sshOpts() []string {
 	return o
 }
 
-// argv returns the local ssh command line for the remote line.
-func (c *Cmd) argv(line string) []string {
-	tty := 0
-	if c.Tty {
-		tty = 2
-	}
-	return c.m.slaveArgv(slaveSpec{
-		sshOpts:      c.sshOpts(),
-		tty:          tty,
-		forwardAgent: c.ForwardAgent,
-		forwardX11:   c.ForwardX11,
-		subsystem:    c.Subsystem,
-		command:      line,
-		hasCommand:   len(c.Args) > 0,
-	})
-}
-
 // String returns the remote command line as it would be sent, with the
 // extended redirections for the streams as they are set now (Stdout and
 // Stderr nil count as discarded). It returns "" when the line cannot be
@@ -519,11 +498,13 @@ type startArgs struct {
 
 // StartPty starts the command with a pseudo-terminal as ssh's stdin and
 // stdout (and stderr, unless Stderr or StderrPipe is set) and a remote tty
-// (ssh -tt); it returns the pty's master side,
-// sized 24x80 (resize it with [pty.Setsize]). Reading it gives what the
-// remote terminal shows, writing it types. Closing it hangs up the remote
-// command. Stdin and Stdout must be nil. Net::OpenSSH's open2pty and
-// open3pty.
+// (ssh -tt); it returns the pty's master side, sized 24x80. Reading it
+// gives what the remote terminal shows, writing it types. Resize it with
+// [Cmd.SetWinsize], which works on both transports (a plain
+// [pty.Setsize] on the returned file reaches the remote side only with
+// TransportProcess, where ssh itself watches the pty). Closing it hangs up
+// the remote command. Stdin and Stdout must be nil. Net::OpenSSH's
+// open2pty and open3pty.
 func (c *Cmd) StartPty() (*os.File, error) {
 	if c.started {
 		return nil, errStarted("StartPty")
@@ -547,7 +528,27 @@ func (c *Cmd) StartPty() (*os.File, error) {
 		ptm.Close()
 		return nil, err
 	}
+	c.ptm = ptm
 	return ptm, nil
+}
+
+// SetWinsize sets the size of the terminal of a command started with
+// [Cmd.StartPty] and makes the remote side see it (the remote program gets
+// SIGWINCH), on both transports: with TransportProcess the kernel signals
+// the local ssh, whose controlling terminal the pty is; with TransportMux
+// the library does what ssh's mux client does on SIGWINCH and signals the
+// master, which reads the new size from the pty it holds.
+func (c *Cmd) SetWinsize(rows, cols uint16) error {
+	if c.ptm == nil {
+		return &ArgError{Arg: "Cmd", Reason: "SetWinsize needs a command started with StartPty"}
+	}
+	if err := pty.Setsize(c.ptm, &pty.Winsize{Rows: rows, Cols: cols}); err != nil {
+		return c.pipeErr(err)
+	}
+	if err := c.sess.winch(); err != nil {
+		return &Error{Code: CodeSlaveFailed, Op: "resize terminal", Host: c.m.host, Err: err}
+	}
+	return nil
 }
 
 // StartSocket starts the command with one end of a Unix socketpair as
@@ -616,14 +617,6 @@ func (c *Cmd) StartPipedTo(local *exec.Cmd) error {
 	return c.start(startArgs{sock: b, local: local, other: a})
 }
 
-func socketPair() (*os.File, *os.File, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, os.NewSyscallError("socketpair", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "socketpair"), os.NewFile(uintptr(fds[1]), "socketpair"), nil
-}
-
 // start does the work of every Start method.
 func (c *Cmd) start(sa startArgs) (err error) {
 	var childFiles []*os.File // closed once ssh has started (or on failure)
@@ -682,11 +675,7 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		return err
 	}
 	c.line = line
-	useMux := m.native() && len(c.ownSSHOpts()) == 0
-	var argv []string
-	if !useMux {
-		argv = c.argv(line)
-	}
+	b := m.backendFor(c.ownSSHOpts())
 	c.t0 = time.Now()
 	var fin, fout, ferr *os.File // ssh's stdio; nil is /dev/null
 	idle := c.IdleTimeout > 0
@@ -753,13 +742,12 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		ferr = fout
 	case c.errPipeW != nil:
 		ferr = c.errPipeW
-	case sa.tty != nil && c.Stderr == nil && useMux:
-		ferr = sa.tty
 	case sa.tty != nil && c.Stderr == nil:
-		// The remote stderr arrives on the pty with stdout; what ssh
-		// writes on its own stderr is its own messages: copy them to the
-		// pty and keep their tail for errors. The copy holds its own
-		// descriptor of the pty's terminal side until ssh has exited.
+		// The remote stderr arrives on the pty with stdout; what else
+		// reaches stderr is ssh's own messages (process transport): copy
+		// them to the pty and keep their tail for errors. The copy holds
+		// its own descriptor of the pty's terminal side until the session
+		// has ended.
 		tty, err := dupFile(sa.tty)
 		if err != nil {
 			return c.pipeErr(err)
@@ -808,55 +796,49 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		c.local = sa.local
 	}
 	c.exited = make(chan struct{})
-	if useMux {
-		if err := c.startMux(line, fin, fout, ferr, sa.tty != nil); err != nil {
-			if c.local != nil {
-				c.local.Process.Kill()
-				c.local.Wait()
-				c.local = nil
-			}
-			return err
-		}
-		m.log.Debug("openssh: command started", "host", m.host, "transport", "mux", "cmd", line)
-		if c.ctx.Done() != nil || idle {
-			c.watchEnd = make(chan struct{})
-			go c.watch()
-		}
-		return nil
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	// Typed nil files must not reach os/exec.
-	if fin != nil {
-		cmd.Stdin = fin
-	}
-	if fout != nil {
-		cmd.Stdout = fout
-	}
-	if ferr != nil {
-		cmd.Stderr = ferr
-	}
-	if sa.tty != nil {
-		cmd.SysProcAttr.Setsid = true
-		cmd.SysProcAttr.Setctty = true
-		cmd.SysProcAttr.Ctty = 0
-	}
-	if err := cmd.Start(); err != nil {
+	req := c.request(line)
+	req.ownTTY, req.ttyCtl = sa.tty != nil, sa.tty != nil
+	req.stdin, req.stdout, req.stderr = fin, fout, ferr
+	sess, err := b.startSession(c.ctx, req)
+	if err != nil {
 		if c.local != nil {
 			c.local.Process.Kill()
 			c.local.Wait()
 			c.local = nil
 		}
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: fmt.Errorf("unable to start %s: %w", argv[0], err)}
+		return err
 	}
-	c.ecmd = cmd
-	c.Process = cmd.Process
-	m.log.Debug("openssh: command started", "host", m.host, "pid", cmd.Process.Pid, "cmd", line)
+	c.sess = sess
+	c.Process = sess.process()
 	if c.ctx.Done() != nil || idle {
 		c.watchEnd = make(chan struct{})
 		go c.watch()
 	}
 	return nil
+}
+
+// request returns the session request of the command line line, without
+// its stdio.
+func (c *Cmd) request(line string) *sessionReq {
+	return &sessionReq{
+		line:       line,
+		hasCommand: len(c.Args) > 0,
+		subsystem:  c.Subsystem,
+		tty:        c.Tty,
+		agent:      c.ForwardAgent,
+		x11:        c.ForwardX11,
+		sshOpts:    c.sshOpts(),
+	}
+}
+
+// backendFor returns the backend that carries a session with the given
+// ssh options of its own: the control-socket protocol cannot carry them,
+// so they need a process whatever the transport.
+func (m *Master) backendFor(sshOpts []string) backend {
+	if len(sshOpts) > 0 {
+		return m.proc
+	}
+	return m.be
 }
 
 // cleanupFailedStart releases what a failed start holds.
@@ -889,30 +871,19 @@ func (c *Cmd) cleanupFailedStart() {
 // stays an [*ExitError]. A failure to copy a stream (a Writer returning an
 // error) is an [*Error] with code CodeSlavePipeFailed.
 func (c *Cmd) Wait() error {
-	if !c.started || (c.ecmd == nil && c.sess == nil) {
+	if !c.started || c.sess == nil {
 		return &ArgError{Arg: "Cmd", Reason: "Wait before a successful Start"}
 	}
 	if c.finished {
 		return &ArgError{Arg: "Cmd", Reason: "Wait called twice"}
 	}
 	c.finished = true
-	var werr error
-	status := -1
-	if c.sess != nil {
-		status, werr = c.sess.Wait(context.Background())
-		if c.unraw != nil {
-			c.unraw()
-		}
-	} else {
-		werr = c.ecmd.Wait()
-	}
+	c.sess.wait()
 	close(c.exited)
 	if c.watchEnd != nil {
 		<-c.watchEnd
 	}
-	if c.ecmd != nil {
-		c.ProcessState = c.ecmd.ProcessState
-	}
+	c.ProcessState = c.sess.state()
 	// Our stdin ends are useless now; closing them frees a blocked writer.
 	if c.inPipeW != nil {
 		c.inPipeW.Close()
@@ -930,41 +901,21 @@ func (c *Cmd) Wait() error {
 		cl.Close()
 	}
 	if c.slot {
-		if c.sess != nil {
-			// The master closed the session's control connection after
-			// the channel was closed on both sides: sshd has freed the
-			// session (and a refused one is retried anyway).
-			<-c.m.sessions
-		} else {
-			c.m.releaseSession()
-		}
+		c.m.releaseSessionAfter(c.sess.linger())
 		c.slot = false
 	}
 	var lerr error
 	if c.local != nil {
 		lerr = c.local.Wait()
 	}
-	if c.sess != nil {
-		c.m.log.Debug("openssh: command ended", "host", c.m.host, "transport", "mux", "status", status, "err", werr)
-	} else {
-		c.m.log.Debug("openssh: command ended", "host", c.m.host, "pid", c.Process.Pid, "state", c.ProcessState)
-	}
-
 	if err := c.getFail(); err != nil {
+		c.m.log.Debug("openssh: command ended", "host", c.m.host, "err", err)
 		return err
 	}
-	if c.sess != nil {
-		if err := c.muxExitError(status, werr); err != nil {
-			return err
-		}
-	} else {
-		st := c.ProcessState
-		if st == nil {
-			return &Error{Code: CodeSlaveFailed, Op: "command", Host: c.m.host, Err: werr}
-		}
-		if !st.Success() {
-			return c.exitError(st)
-		}
+	xerr := c.sess.exitError(c)
+	c.m.log.Debug("openssh: command ended", "host", c.m.host, "err", xerr)
+	if xerr != nil {
+		return xerr
 	}
 	c.copyMu.Lock()
 	cerr := c.copyErr
@@ -978,66 +929,11 @@ func (c *Cmd) Wait() error {
 	return nil
 }
 
-// exitError builds the error of an unsuccessful exit.
-func (c *Cmd) exitError(st *os.ProcessState) error {
-	m := c.m
-	var tail []byte
-	if c.sshTail != nil {
-		tail = c.sshTail.Bytes()
-	}
-	if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		// The local ssh was killed by someone else.
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host,
-			Err: fmt.Errorf("ssh killed by signal %v", ws.Signal()), Detail: lastLine(tail)}
-	}
-	code := st.ExitCode()
-	ee := &ExitError{Code: code, Host: m.host, Cmd: c.line, ProcessState: st}
-	if c.libErr {
-		ee.Stderr = tail
-	}
-	if code != 255 {
-		return ee
-	}
-	if err := c.masterLost(); err != nil {
-		return err
-	}
-	text := string(tail)
-	if strings.Contains(text, "refused by peer") || strings.Contains(text, "session request failed") {
-		// ssh then tries a connection of its own, which ProxyCommand=false
-		// makes fail: its error is the last line, the refusal before it.
-		detail := lastLine(tail)
-		for _, l := range strings.Split(strings.ReplaceAll(text, "\r", ""), "\n") {
-			if i := strings.Index(l, "session request failed"); i >= 0 {
-				detail = strings.TrimSpace(l[i:])
-				break
-			}
-		}
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: ErrSessionRefused, Detail: detail}
-	}
-	if strings.Contains(text, "open failed") || strings.Contains(text, "Control socket connect") ||
-		strings.Contains(text, "mux_client") {
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: errors.New("session failed"), Detail: lastLine(tail)}
-	}
-	// A remote process killed by a signal: the mux client of OpenSSH 9.2
-	// exits with 255 and prints nothing (the exit-signal message reaches
-	// only the master), so Signal cannot be set here; see ExitError.
-	return ee
-}
-
 // masterLost returns the error of a session that failed because the master
 // is gone, or nil when the master still answers.
 func (c *Cmd) masterLost() error {
-	m := c.m
-	if err := m.alive(); err != nil {
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: err}
-	}
-	// The master may have died an instant ago (not reaped yet, its socket
-	// still there): ask it.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	cerr := m.Check(ctx)
-	cancel()
-	if cerr != nil {
-		return &Error{Code: CodeSlaveFailed, Op: "command", Host: m.host, Err: cerr}
+	if err := c.m.lost(); err != nil {
+		return &Error{Code: CodeSlaveFailed, Op: "command", Host: c.m.host, Err: err}
 	}
 	return nil
 }

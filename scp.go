@@ -2,19 +2,15 @@ package openssh
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 )
 
@@ -65,170 +61,6 @@ type ScpOpts struct {
 	// size of the local sources and done jumps from 0 to total when scp
 	// succeeds. Use SFTP for byte-exact progress.
 	Progress ProgressFunc
-}
-
-// Transfer is a running scp or rsync process, from the *Async methods.
-type Transfer struct {
-	op     string
-	host   string
-	cmd    *exec.Cmd
-	cancel context.CancelFunc
-	done   chan struct{}
-	err    error
-}
-
-// Wait waits for the transfer to finish and returns its error, as the
-// synchronous method would have. It may be called more than once, from any
-// goroutine.
-func (t *Transfer) Wait() error {
-	<-t.done
-	return t.err
-}
-
-// Done returns a channel closed when the transfer has finished (and Wait
-// no longer blocks).
-func (t *Transfer) Done() <-chan struct{} { return t.done }
-
-// Pid returns the process id of the local scp or rsync.
-func (t *Transfer) Pid() int { return t.cmd.Process.Pid }
-
-// String returns the command line being run, quoted for a shell.
-func (t *Transfer) String() string {
-	s, _ := ShellQuote(t.cmd.Args...)
-	return s
-}
-
-// transferSpec describes one scp or rsync run.
-type transferSpec struct {
-	op      string // "scp get", "rsync put", ...
-	argv    []string
-	stdout  io.Writer
-	stderr  io.Writer
-	timeout time.Duration
-	env     []string // nil: inherit
-	// exitMsg gives the meaning of an exit code, for the error.
-	exitMsg func(code int) string
-	// measure, with progress, feeds a poller while the process runs;
-	// final gives the figures at a successful end.
-	progress ProgressFunc
-	measure  func() (int64, int64)
-	final    func() (int64, int64)
-}
-
-// acquireSession takes a MaxSessions slot, waiting for one as long as ctx
-// allows. The returned function gives it back.
-func (m *Master) acquireSession(ctx context.Context, op string) (func(), error) {
-	if m.sessions == nil {
-		return func() {}, nil
-	}
-	select {
-	case m.sessions <- struct{}{}:
-		var once sync.Once
-		return func() { once.Do(func() { <-m.sessions }) }, nil
-	case <-ctx.Done():
-		return nil, ctxError(ctx.Err(), op, m.host)
-	}
-}
-
-// ctxError turns a context error into an [*Error]: a deadline is a slave
-// timeout, a cancellation a slave failure.
-func ctxError(err error, op, host string) error {
-	code := CodeSlaveFailed
-	if errors.Is(err, context.DeadlineExceeded) {
-		code = CodeSlaveTimeout
-	}
-	return &Error{Code: code, Op: op, Host: host, Err: err}
-}
-
-// startTransfer waits for the master, takes a session slot and starts the
-// process of s. The returned Transfer releases everything when the process
-// has been reaped.
-func (m *Master) startTransfer(ctx context.Context, s transferSpec) (*Transfer, error) {
-	if err := m.WaitForMaster(ctx); err != nil {
-		return nil, err
-	}
-	release, err := m.acquireSession(ctx, s.op)
-	if err != nil {
-		return nil, err
-	}
-	tctx, cancel := ctx, context.CancelFunc(func() {})
-	if s.timeout > 0 {
-		tctx, cancel = context.WithTimeout(ctx, s.timeout)
-	}
-	cmd := exec.CommandContext(tctx, s.argv[0], s.argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
-	cmd.WaitDelay = 2 * time.Second
-	cmd.Stdout = s.stdout
-	cmd.Env = s.env
-	tail := newTailBuffer(8 << 10)
-	if s.stderr != nil {
-		cmd.Stderr = io.MultiWriter(tail, s.stderr)
-	} else {
-		cmd.Stderr = tail
-	}
-	if err := cmd.Start(); err != nil {
-		cancel()
-		release()
-		return nil, &Error{Code: CodeSlaveFailed, Op: s.op, Host: m.host, Err: fmt.Errorf("unable to start %s: %w", s.argv[0], err)}
-	}
-	m.log.Debug("openssh: transfer started", "host", m.host, "op", s.op, "pid", cmd.Process.Pid, "argv", s.argv)
-	t := &Transfer{op: s.op, host: m.host, cmd: cmd, cancel: cancel, done: make(chan struct{})}
-	var pl *poller
-	if s.progress != nil && s.measure != nil {
-		pl = startPoller(s.progress, s.measure)
-	}
-	go func() {
-		werr := cmd.Wait()
-		release()
-		t.err = m.transferError(ctx, tctx, s, werr, tail)
-		cancel()
-		if pl != nil {
-			if t.err == nil {
-				pl.stop(s.final)
-			} else {
-				pl.stop(nil)
-			}
-		}
-		m.log.Debug("openssh: transfer reaped", "host", m.host, "op", s.op, "pid", cmd.Process.Pid, "err", t.err)
-		close(t.done)
-	}()
-	return t, nil
-}
-
-// transferError classifies the end of a transfer process.
-func (m *Master) transferError(ctx, tctx context.Context, s transferSpec, werr error, tail *tailBuffer) error {
-	if werr == nil {
-		return nil
-	}
-	if tctx.Err() != nil {
-		err := tctx.Err()
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		e := ctxError(err, s.op, m.host).(*Error)
-		e.Detail = lastLine(tail.Bytes())
-		return e
-	}
-	var ee *exec.ExitError
-	if !errors.As(werr, &ee) {
-		return &Error{Code: CodeSlaveFailed, Op: s.op, Host: m.host, Err: werr}
-	}
-	if err := m.alive(); err != nil {
-		return err
-	}
-	code := ee.ExitCode()
-	xe := &ExitError{Code: code, Stderr: tail.Bytes(), Host: m.host, ProcessState: ee.ProcessState}
-	xe.Cmd, _ = ShellQuote(s.argv...)
-	if code < 0 {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			xe.Signal = ws.Signal().String()
-		}
-	}
-	if s.exitMsg != nil {
-		xe.Msg = s.exitMsg(code)
-	}
-	return xe
 }
 
 // scpMode decides the protocol: legacy (-O) or SFTP.

@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/goopenssh/openssh/internal/mux"
 	"github.com/pkg/sftp"
 )
 
@@ -57,14 +54,7 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		release()
 		return nil, fail(err, "")
 	}
-	argv := m.slaveArgv(slaveSpec{sshOpts: m.opts.DefaultSSHOpts, subsystem: true, command: "sftp", hasCommand: true})
-	tail := newTailBuffer(4 << 10)
-	var w *sftpConn
-	if m.native() && len(m.opts.DefaultSSHOpts) == 0 {
-		w, err = m.sftpMux(ctx, inR, outW, tail)
-	} else {
-		w, err = m.sftpProcess(argv, inR, outW, tail)
-	}
+	w, err := m.sftpSession(ctx, inR, outW)
 	inR.Close()
 	outW.Close()
 	if err != nil {
@@ -98,7 +88,7 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		if aerr := m.alive(); aerr != nil {
 			return nil, aerr
 		}
-		return nil, fail(fmt.Errorf("unable to create SFTP client: %w", err), lastLine(tail.Bytes()))
+		return nil, fail(fmt.Errorf("unable to create SFTP client: %w", err), lastLine(w.tail.Bytes()))
 	}
 	if !stopped {
 		// ctx ended just as the handshake finished: the process is gone.
@@ -108,63 +98,32 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 	return c, nil
 }
 
-// sftpProcess starts "ssh -s sftp" on the given stdin and stdout.
-func (m *Master) sftpProcess(argv []string, in, out *os.File, tail *tailBuffer) (*sftpConn, error) {
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	cmd.Stdin = in
-	cmd.Stdout = out
-	cmd.Stderr = tail
-	cmd.WaitDelay = time.Second
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("unable to start %s: %w", argv[0], err)
-	}
-	m.log.Debug("openssh: sftp started", "host", m.host, "pid", cmd.Process.Pid, "argv", argv)
-	return &sftpConn{
-		wait:     cmd.Wait,
-		kill:     func() { cmd.Process.Signal(syscall.SIGTERM) },
-		hardKill: func() { cmd.Process.Kill() },
-		what:     fmt.Sprintf("pid %d", cmd.Process.Pid),
-	}, nil
-}
-
-// sftpMux opens the sftp subsystem over the control socket (TransportMux),
-// with the remote stderr copied to tail.
-func (m *Master) sftpMux(ctx context.Context, in, out *os.File, tail *tailBuffer) (*sftpConn, error) {
+// sftpSession opens the sftp subsystem with the given stdin and stdout
+// (through a slave ssh, or over the control socket with TransportMux and
+// no Options.DefaultSSHOpts); ssh's stderr (or the remote stderr) is kept
+// in the conn's tail.
+func (m *Master) sftpSession(ctx context.Context, in, out *os.File) (*sftpConn, error) {
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	conn, err := mux.Dial(ctx, m.ctlPath)
-	if err != nil {
-		errR.Close()
-		errW.Close()
-		return nil, err
-	}
-	s, err := conn.NewSession(ctx, mux.SessionRequest{Command: "sftp", Subsystem: true}, in, out, errW)
+	b := m.backendFor(m.opts.DefaultSSHOpts)
+	s, err := b.startSession(ctx, &sessionReq{
+		line: "sftp", hasCommand: true, subsystem: true, sshOpts: m.opts.DefaultSSHOpts,
+		stdin: in, stdout: out, stderr: errW,
+	})
 	errW.Close()
 	if err != nil {
-		conn.Close()
 		errR.Close()
 		return nil, err
 	}
-	copied := make(chan struct{})
+	w := &sftpConn{sess: s, tail: newTailBuffer(4 << 10), copied: make(chan struct{})}
 	go func() {
-		defer close(copied)
+		defer close(w.copied)
 		defer errR.Close()
-		io.Copy(tail, errR)
+		io.Copy(w.tail, errR)
 	}()
-	m.log.Debug("openssh: sftp started", "host", m.host, "transport", "mux")
-	return &sftpConn{
-		wait: func() error {
-			_, err := s.Wait(context.Background())
-			<-copied
-			return err
-		},
-		kill:     func() { s.Close() },
-		hardKill: func() { s.Close() },
-		what:     fmt.Sprintf("session %d", s.ID()),
-	}, nil
+	return w, nil
 }
 
 // sftpConn is the writing side of an SFTP session given to pkg/sftp. Its
@@ -173,41 +132,36 @@ func (m *Master) sftpMux(ctx context.Context, in, out *os.File, tail *tailBuffer
 // (ending it if it does not within a few seconds), and closes the reading
 // side.
 type sftpConn struct {
-	m        *Master
-	w        *os.File
-	r        *os.File
-	release  func()
-	wait     func() error // waits for the ssh process or mux session
-	kill     func()       // asks it to end now
-	hardKill func()       // ends it for sure
-	what     string       // for the log
-	once     sync.Once
-	err      error
+	m       *Master
+	w       *os.File
+	r       *os.File
+	release func()
+	sess    session
+	tail    *tailBuffer   // the session's stderr
+	copied  chan struct{} // closed when the stderr copy has ended
+	once    sync.Once
+	err     error
 }
+
+// kill ends the session now.
+func (c *sftpConn) kill() { c.sess.end(2 * time.Second) }
 
 func (c *sftpConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
 func (c *sftpConn) Close() error {
 	c.once.Do(func() {
 		c.err = c.w.Close()
-		done := make(chan error, 1)
-		go func() { done <- c.wait() }()
-		var werr error
 		select {
-		case werr = <-done:
+		case <-c.sess.done():
 		case <-time.After(5 * time.Second):
-			c.kill()
-			select {
-			case werr = <-done:
-			case <-time.After(2 * time.Second):
-				c.hardKill()
-				werr = <-done
-			}
+			c.sess.end(2 * time.Second)
 		}
+		c.sess.wait()
+		<-c.copied
 		// pkg/sftp's reader sees EOF (the session is over) or ErrClosed.
 		c.r.Close()
 		c.release()
-		c.m.log.Debug("openssh: sftp ended", "host", c.m.host, "session", c.what, "err", werr)
+		c.m.log.Debug("openssh: sftp ended", "host", c.m.host)
 	})
 	return c.err
 }

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
-	"time"
 )
 
 // SSHConfig is ssh's effective configuration for a connection, as "ssh -G"
@@ -32,15 +31,10 @@ func (m *Master) DefaultSSHConfiguration(ctx context.Context) (SSHConfig, error)
 	argv := m.masterArgv()
 	n := len(m.baseArgv())
 	argv = slices.Insert(argv, n, "-G")
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	cmd.WaitDelay = time.Second
+	cmd := exec.Command(argv[0], argv[1:]...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
+	if err := runChild(ctx, cmd); err != nil {
 		return nil, &Error{Code: CodeSlaveFailed, Op: "ssh -G", Host: m.host, Err: err, Detail: lastLine(stderr.Bytes())}
 	}
 	return parseSSHConfig(stdout.String()), nil
@@ -85,12 +79,10 @@ func (m *Master) AuthMethods(ctx context.Context) ([]string, error) {
 	}
 	argv = append(argv, m.targetArgs()...)
 	argv = append(argv, "exit")
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	cmd.WaitDelay = time.Second
+	cmd := exec.Command(argv[0], argv[1:]...)
 	var out bytes.Buffer
 	cmd.Stderr = &out
-	runErr := cmd.Run()
+	runErr := runChild(ctx, cmd)
 	text := out.String()
 	const canContinue = "Authentications that can continue: "
 	var methods []string

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -39,8 +38,7 @@ type SSHFS struct {
 	m        *Master
 	local    bool   // an import: the mount is on this machine
 	mnt      string // the mount point
-	procs    []*exec.Cmd
-	waits    []chan error
+	procs    []*child
 	release  func()
 	tail     *tailBuffer
 	closeErr error
@@ -120,8 +118,8 @@ func (m *Master) SSHFSImport(ctx context.Context, remoteDir, localMountpoint str
 		case <-deadline.C:
 			s.Close()
 			return nil, fail(ErrTimeout, "no mount after "+timeout.String()+stderrTail(s.tail))
-		case err := <-s.waits[1]:
-			s.waits[1] <- err
+		case <-s.procs[1].Done():
+			err := s.procs[1].Wait()
 			s.Close()
 			return nil, fail(fmt.Errorf("sshfs exited: %v", err), lastLine(s.tail.Bytes()))
 		case <-tick.C:
@@ -186,15 +184,16 @@ func (s *SSHFS) startPair(first, second []string, stderr io.Writer, firstOut fun
 			}
 		}
 	}
-	if err := c1.Start(); err != nil {
+	p1, err := startChild(c1, false)
+	if err != nil {
 		closeAll()
-		return fmt.Errorf("unable to start %s: %w", first[0], err)
+		return err
 	}
-	if err := c2.Start(); err != nil {
-		c1.Process.Kill()
-		c1.Wait()
+	p2, err := startChild(c2, false)
+	if err != nil {
+		p1.Stop(0)
 		closeAll()
-		return fmt.Errorf("unable to start %s: %w", second[0], err)
+		return err
 	}
 	aR.Close()
 	bR.Close()
@@ -208,13 +207,8 @@ func (s *SSHFS) startPair(first, second []string, stderr io.Writer, firstOut fun
 	} else {
 		aW.Close()
 	}
-	s.procs = []*exec.Cmd{c1, c2}
-	for _, c := range s.procs {
-		ch := make(chan error, 1)
-		go func() { ch <- c.Wait() }()
-		s.waits = append(s.waits, ch)
-	}
-	s.m.log.Debug("openssh: sshfs started", "host", s.m.host, "pids", []int{c1.Process.Pid, c2.Process.Pid}, "argv", second)
+	s.procs = []*child{p1, p2}
+	s.m.log.Debug("openssh: sshfs started", "host", s.m.host, "pids", []int{p1.Pid(), p2.Pid()}, "argv", second)
 	return nil
 }
 
@@ -331,8 +325,8 @@ func (m *Master) SSHFSExport(ctx context.Context, localDir, remoteMountpoint str
 	select {
 	case <-talking:
 		return s, nil
-	case err := <-s.waits[0]:
-		s.waits[0] <- err
+	case <-s.procs[0].Done():
+		err := s.procs[0].Wait()
 		s.Close()
 		if aerr := m.alive(); aerr != nil {
 			return nil, aerr
@@ -353,13 +347,13 @@ func (s *SSHFS) Close() error {
 			if isMounted(s.mnt) {
 				errs = append(errs, s.unmountLocal())
 			}
-		} else if !s.exited(0) {
+		} else if !s.procs[0].Exited() {
 			errs = append(errs, s.unmountRemote())
 		}
 		// sshfs exits once unmounted; ssh and sftp-server follow at EOF.
 		// Whatever is still running after a grace period is signalled.
 		for i := len(s.procs) - 1; i >= 0; i-- {
-			s.reap(i)
+			s.procs[i].StopAfter(3*time.Second, 3*time.Second)
 		}
 		s.release()
 		s.closeErr = errors.Join(errs...)
@@ -368,43 +362,19 @@ func (s *SSHFS) Close() error {
 	return s.closeErr
 }
 
-// exited reports whether process i has exited already.
-func (s *SSHFS) exited(i int) bool {
-	select {
-	case err := <-s.waits[i]:
-		s.waits[i] <- err
-		return true
-	default:
-		return false
-	}
-}
-
-// reap waits for process i, signalling it if it does not exit on its own.
-func (s *SSHFS) reap(i int) {
-	for _, sig := range []syscall.Signal{0, syscall.SIGTERM, syscall.SIGKILL} {
-		if sig != 0 {
-			s.procs[i].Process.Signal(sig)
-		}
-		select {
-		case err := <-s.waits[i]:
-			s.waits[i] <- err
-			return
-		case <-time.After(3 * time.Second):
-		}
-	}
-	<-s.waits[i]
-}
-
 func (s *SSHFS) unmountLocal() error {
 	var last error
 	for _, argv := range [][]string{{"fusermount3", "-u", s.mnt}, {"fusermount", "-u", s.mnt}, {"umount", s.mnt}} {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput()
+		cmd := exec.Command(argv[0], argv[1:]...)
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		err := runChild(ctx, cmd)
 		cancel()
 		if err == nil {
 			return nil
 		}
-		last = fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, lastLine(out))
+		last = fmt.Errorf("%s: %v: %s", strings.Join(argv, " "), err, lastLine(out.Bytes()))
 	}
 	return &Error{Code: CodeSlaveFailed, Op: "sshfs unmount", Host: s.m.host, Err: last}
 }
@@ -416,13 +386,9 @@ func (s *SSHFS) unmountRemote() error {
 	}
 	line2, _ := quoteArgs(s.m.quoter, false, []string{"fusermount", "-u", s.mnt})
 	line += " || " + line2
-	argv := s.m.slaveArgv(slaveSpec{sshOpts: s.m.opts.DefaultSSHOpts, command: line, hasCommand: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
+	out, err := s.m.Command(ctx, line).CombinedOutput()
 	if err != nil {
 		return &Error{Code: CodeSlaveFailed, Op: "sshfs unmount", Host: s.m.host, Err: err, Detail: lastLine(out)}
 	}

@@ -7,12 +7,10 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/goopenssh/openssh/internal/mux"
@@ -52,20 +50,42 @@ func (m *Master) destination() string {
 // forward. It keeps every method of net.UnixConn (deadlines, CloseWrite).
 type tunnelConn struct {
 	*net.UnixConn
+	m             *Master // for a dialled conn: to tell a cut from an end
 	local, remote net.Addr
-	proc          *tunnelProc       // the ssh -W process, or nil
+	proc          *child            // the ssh -W process, or nil
 	fwd           *mux.StdioForward // the native stdio forward, or nil
 	onClose       func() error      // run after the socket is closed, or nil
 
 	closeOnce sync.Once
 	closeErr  error
+
+	cutOnce sync.Once
+	cutErr  error // the master's failure that ended the conn, or nil
 }
 
-// tunnelProc is the ssh process behind a -W tunnel.
-type tunnelProc struct {
-	cmd    *exec.Cmd
-	stderr *stderrWatch
-	exited chan struct{} // closed once the process is reaped
+// Read reads from the far end. The end of the stream is [io.EOF] only when
+// the far end closed the connection; when it ends because the master is
+// gone, Read returns an [*Error] matching [ErrMasterGone].
+func (c *tunnelConn) Read(p []byte) (int, error) {
+	n, err := c.UnixConn.Read(p)
+	if err == io.EOF && c.m != nil {
+		c.cutOnce.Do(func() {
+			if lost := c.m.lost(); lost != nil {
+				c.cutErr = &Error{Code: CodeSlaveFailed, Op: "read from tunnel to " + c.remote.String() + " via",
+					Host: c.m.host, Err: lost}
+			}
+		})
+		if c.cutErr != nil {
+			return n, c.cutErr
+		}
+	}
+	return n, err
+}
+
+// WriteTo copies the conn to w with Read's end-of-stream rule (the
+// embedded *net.UnixConn's WriteTo would hide a cut).
+func (c *tunnelConn) WriteTo(w io.Writer) (int64, error) {
+	return io.Copy(w, struct{ io.Reader }{c})
 }
 
 // LocalAddr returns the near end: the SSH connection ([TunnelAddr] with Net
@@ -90,7 +110,7 @@ func (c *tunnelConn) Close() error {
 			deadline := time.Now().Add(5 * time.Second)
 			for unreadBytes(c.UnixConn) > 0 && time.Now().Before(deadline) {
 				select {
-				case <-p.exited:
+				case <-p.Done():
 					deadline = time.Now()
 				case <-time.After(5 * time.Millisecond):
 				}
@@ -110,7 +130,7 @@ func (c *tunnelConn) Close() error {
 		}
 		c.closeErr = c.UnixConn.Close()
 		if p != nil {
-			p.stop(50 * time.Millisecond)
+			p.StopAfter(50*time.Millisecond, time.Second)
 		}
 		if c.onClose != nil {
 			c.onClose()
@@ -123,24 +143,6 @@ func (c *tunnelConn) Close() error {
 		}
 	})
 	return c.closeErr
-}
-
-// stop waits up to grace for the process to exit, then ends it: SIGTERM,
-// and SIGKILL after a second. It returns once the process is reaped.
-func (p *tunnelProc) stop(grace time.Duration) {
-	select {
-	case <-p.exited:
-		return
-	case <-time.After(grace):
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-		return
-	case <-time.After(time.Second):
-	}
-	p.cmd.Process.Kill()
-	<-p.exited
 }
 
 // stderrWatch keeps the tail of a -W ssh's stderr and reports when ssh
@@ -229,11 +231,10 @@ func (m *Master) DialContext(ctx context.Context, network, address string) (net.
 		if host == "" {
 			host = "localhost"
 		}
-		h, err := forwardHost("address", host)
-		if err != nil {
+		if _, err := forwardHost("address", host); err != nil {
 			return nil, err
 		}
-		return m.dialStdio(ctx, h+":"+strconv.Itoa(port), mux.Endpoint{Host: host, Port: port}, &TunnelAddr{Net: "ssh-tcp", Address: net.JoinHostPort(host, strconv.Itoa(port))})
+		return m.dialStdio(ctx, mux.Endpoint{Host: host, Port: port}, &TunnelAddr{Net: "ssh-tcp", Address: net.JoinHostPort(host, strconv.Itoa(port))})
 	case "unix":
 		p, err := checkSocketPath("address", address)
 		if err != nil {
@@ -244,103 +245,16 @@ func (m *Master) DialContext(ctx context.Context, network, address string) (net.
 	return nil, &ArgError{Arg: "network", Value: fmt.Sprintf("%q", network), Reason: `not "tcp", "tcp4", "tcp6" or "unix"`}
 }
 
-// dialStdio runs "ssh -W target" with one end of a socketpair as its stdin
-// and stdout and returns the other end.
-func (m *Master) dialStdio(ctx context.Context, target string, ep mux.Endpoint, raddr net.Addr) (net.Conn, error) {
+// dialStdio opens a stdio forward to ep through the transport.
+func (m *Master) dialStdio(ctx context.Context, ep mux.Endpoint, raddr net.Addr) (net.Conn, error) {
 	op := "tunnel to " + raddr.String() + " via"
-	if m.native() {
-		return m.muxDialStdio(ctx, op, ep, raddr)
-	}
-	opts := append([]string{"-o", "LogLevel=DEBUG1"}, m.opts.DefaultSSHOpts...)
-	argv := m.slaveArgv(slaveSpec{tunnel: target, sshOpts: opts})
-	if err := checkArgs("argv", argv); err != nil {
-		return nil, err
-	}
 	if err := m.WaitForMaster(ctx); err != nil {
 		return nil, err
 	}
 	if ctx.Err() != nil {
 		return nil, &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
 	}
-	syscall.ForkLock.RLock()
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
-	if err == nil {
-		syscall.CloseOnExec(fds[0])
-		syscall.CloseOnExec(fds[1])
-	}
-	syscall.ForkLock.RUnlock()
-	if err != nil {
-		return nil, &Error{Code: CodeSlavePipeFailed, Op: op, Host: m.host, Err: os.NewSyscallError("socketpair", err)}
-	}
-	ours := os.NewFile(uintptr(fds[0]), "ssh-tunnel")
-	theirs := os.NewFile(uintptr(fds[1]), "ssh-tunnel-child")
-	w := &stderrWatch{buf: tailBuffer{n: 8 << 10}, opened: make(chan struct{})}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stdin = theirs
-	cmd.Stdout = theirs
-	cmd.Stderr = w
-	cmd.SysProcAttr = slaveSysProcAttr()
-	err = cmd.Start()
-	theirs.Close()
-	if err != nil {
-		ours.Close()
-		return nil, &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: err}
-	}
-	p := &tunnelProc{cmd: cmd, stderr: w, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(p.exited)
-	}()
-	fc, err := net.FileConn(ours)
-	ours.Close()
-	if err != nil {
-		p.stop(0)
-		return nil, &Error{Code: CodeSlavePipeFailed, Op: op, Host: m.host, Err: err}
-	}
-	conn := &tunnelConn{
-		UnixConn: fc.(*net.UnixConn),
-		local:    &TunnelAddr{Net: "ssh", Address: m.destination()},
-		remote:   raddr,
-		proc:     p,
-	}
-	m.log.Debug("openssh: tunnel started", "host", m.host, "target", target, "pid", cmd.Process.Pid)
-	fallback := time.NewTimer(stdioOpenFallback)
-	defer fallback.Stop()
-	select {
-	case <-w.opened:
-		return conn, nil
-	case <-fallback.C:
-		return conn, nil
-	case <-p.exited:
-		conn.UnixConn.Close()
-		return nil, m.tunnelError(op, p)
-	case <-ctx.Done():
-		conn.UnixConn.Close()
-		p.stop(0)
-		return nil, &Error{Code: CodeSlaveTimeout, Op: op, Host: m.host, Err: ctx.Err()}
-	}
-}
-
-// tunnelError explains why a -W process exited before its channel opened.
-func (m *Master) tunnelError(op string, p *tunnelProc) error {
-	text := string(p.stderr.buf.Bytes())
-	detail := ""
-	for _, l := range strings.Split(strings.ReplaceAll(text, "\r", ""), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "debug") {
-			detail = l
-		}
-	}
-	if strings.Contains(text, "forwarding request failed") || strings.Contains(text, "refused by peer") ||
-		strings.Contains(text, "open failed") {
-		return m.tunnelRefused(op, detail, -1)
-	}
-	if err := m.alive(); err != nil {
-		return err
-	}
-	if detail == "" {
-		detail = p.cmd.ProcessState.String()
-	}
-	return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Detail: detail}
+	return m.be.dialStdio(ctx, op, ep, raddr)
 }
 
 // tunnelRefused is the error of a tunnel whose channel the server refused;

@@ -45,11 +45,11 @@ var (
 func runVersion(name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.SysProcAttr = slaveSysProcAttr()
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	cmd := exec.Command(name, args...)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := runChild(ctx, cmd)
+	return string(out.Bytes()), err
 }
 
 func parseVersion(re *regexp.Regexp, out string) toolVersion {

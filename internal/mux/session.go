@@ -190,6 +190,10 @@ func (s *Session) TTYAllocFailed() bool { return s.w.ttyFail.Load() }
 // already arrived. Close is idempotent.
 func (s *Session) Close() error { return s.w.c.Close() }
 
+// Done returns a channel that is closed when the session has ended (and
+// Wait no longer blocks).
+func (s *Session) Done() <-chan struct{} { return s.w.done }
+
 // Done returns a channel that is closed when the forward has ended.
 func (f *StdioForward) Done() <-chan struct{} { return f.w.done }
 
