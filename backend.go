@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/goopenssh/openssh/internal/mux"
@@ -193,4 +194,14 @@ func (k *ctlConn) reset() {
 	k.stopped = false
 	k.pid = 0
 	k.mu.Unlock()
+}
+
+// ctlDetail words a failure to reach the master for an Error's Detail:
+// what failed on which socket, without the layers of the dial.
+func ctlDetail(path string, err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return "control socket " + path + ": " + errno.Error()
+	}
+	return muxDetail(err)
 }

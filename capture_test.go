@@ -24,9 +24,8 @@ func TestHelpers(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Config{})
 	data := randomData(t, 20<<20)
 	sum := sha256.Sum256(data)
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx := t.Context()
 
 		t.Run("System", func(t *testing.T) {
@@ -263,9 +262,8 @@ func TestHelpers(t *testing.T) {
 func TestRun1t(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx := t.Context()
 		dir := sharedDir(t)
 		for _, n := range []string{"a", "b c", "d'e"} {

@@ -19,8 +19,9 @@
 // death signal, so it never outlives a crashed program. It then waits for the
 // socket, bounded by its context and [Options.Timeout], fails fast when ssh
 // exits, and turns ssh's diagnostics into typed errors ([ErrHostKeyUnknown],
-// [ErrAuth], [ErrConnRefused], ...). Finally "ssh -O check" must report the
-// master's pid.
+// [ErrAuth], [ErrConnRefused], ...). Finally the master must report its pid
+// to an alive check (the request of "ssh -O check", sent over a control
+// connection the Master keeps open for its own requests).
 //
 // Every slave runs
 //
@@ -30,9 +31,9 @@
 // status 255 instead of silently logging in again over a new connection, a
 // documented trap of plain "ssh -S".
 //
-// [Master.Close] sends "ssh -O exit", waits about 2 s, then escalates
-// SIGTERM (three times, once a second) to SIGKILL, reaps the master and
-// removes the socket. It never signals a master it does not own (see
+// [Master.Close] sends the exit request ("ssh -O exit"), waits about 2 s,
+// then sends SIGTERM and, 3 s later, SIGKILL to the master's process group,
+// reaps the master and removes the socket. It never signals a master it does not own (see
 // [Options.ExternalMaster] and [Master.Disown]).
 //
 // # Errors

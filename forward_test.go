@@ -49,9 +49,7 @@ func readBanner(network, addr string) (string, error) {
 func TestForwardMultiplexChecks(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		dir := sharedDir(t)
@@ -232,9 +230,7 @@ func socks5Dial(proxy, host string, port int) (net.Conn, error) {
 func TestForwardDynamicSOCKS5(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -275,9 +271,7 @@ func TestForwardDynamicSOCKS5(t *testing.T) {
 func TestForwardBadInput(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		ctx := context.Background()
 		ok := TCPAddr("127.0.0.1", 8080)
 		for _, s := range []ForwardSpec{
@@ -346,9 +340,8 @@ func TestForwardFailures(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Config{})
 	// A server with AllowTcpForwarding no.
 	srv2 := sshtest.Start(t, sshtest.Config{AllowTCPForwarding: "no", Extra: []string{"AllowStreamLocalForwarding no"}})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		// A local port in use.
@@ -415,9 +408,7 @@ func TestListenTCP(t *testing.T) {
 		t.Fatal("bash is missing: the remote client needs bash's /dev/tcp")
 	}
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		l, err := m.Listen(ctx, "tcp", "127.0.0.1:0")
@@ -480,9 +471,7 @@ func TestListenTCP(t *testing.T) {
 func TestListenUnixAndMasterClose(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		remote := filepath.Join(sharedDir(t), "listen.sock")

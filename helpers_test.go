@@ -148,3 +148,19 @@ func envTransport() Transport {
 	}
 	return TransportProcess
 }
+
+// eachMaster runs f once per transport (the subtests "process" and "mux"),
+// each time with the leak check on and a fresh Master on srv (started when
+// srv is nil), closed when the subtest ends. It is the prologue of the
+// live tests of commands, tunnels, forwards and master control.
+func eachMaster(t *testing.T, srv *sshtest.Server, f func(t *testing.T, m *Master)) {
+	t.Helper()
+	if srv == nil {
+		srv = sshtest.Start(t, sshtest.Config{})
+	}
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		m, _ := newTestMasterT(t, srv, nil, tr)
+		f(t, m)
+	})
+}

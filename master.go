@@ -506,7 +506,7 @@ func (m *Master) checkPID(ctx context.Context, pid int) error {
 		}
 		detail := "the master did not report its pid"
 		if err != nil {
-			detail = muxDetail(err)
+			detail = ctlDetail(m.ctlPath, err)
 		}
 		return &Error{Code: CodeMasterFailed, Op: "check", Host: m.host, Err: ErrMasterGone, Detail: detail}
 	}

@@ -18,9 +18,7 @@ import (
 func TestNewCheckClose(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		if err := m.Check(t.Context()); err != nil {
 			t.Fatalf("Check: %v", err)
 		}
@@ -189,9 +187,8 @@ func TestConnectErrors(t *testing.T) {
 func TestExternalMaster(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ext, err := New(t.Context(), "", &Options{ExternalMaster: true, CtlPath: m.CtlPath(), ConfigFile: srv.SSHConfig, Transport: tr})
 		if err != nil {
 			t.Fatalf("New external: %v", err)
@@ -285,9 +282,7 @@ func TestAsyncFailure(t *testing.T) {
 func TestRestartAfterSSHDRestart(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		srv.Kill() // drops the connection
 		srv.Restart()
 		// The master notices the dropped connection and exits.
@@ -313,9 +308,7 @@ func TestRestartAfterSSHDRestart(t *testing.T) {
 func TestKilledMasterIsSticky(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		if err := syscall.Kill(m.MasterPID(), syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -419,9 +412,7 @@ func TestCrashLeavesNoMaster(t *testing.T) {
 func TestConcurrentUse(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		errs := make(chan error, 20)
 		for range 20 {
 			go func() {

@@ -38,9 +38,8 @@ func TestCmdStreams(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Config{})
 	data := randomData(t, 20<<20)
 	sum := sha256.Sum256(data)
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx := t.Context()
 
 		t.Run("ReaderWriter20MiB", func(t *testing.T) {
@@ -399,9 +398,7 @@ func TestCmdDefaults(t *testing.T) {
 func TestCmdTimeouts(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		ctx := t.Context()
 
 		t.Run("IdleKill", func(t *testing.T) {
@@ -506,9 +503,7 @@ func TestCmdTimeouts(t *testing.T) {
 func TestCmdMasterGone(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		c := m.Command(t.Context(), "sleep 5")
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
@@ -528,9 +523,7 @@ func TestCmdMasterGone(t *testing.T) {
 func TestCmdConcurrentSessions(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{MaxSessions: 10})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		logins := strings.Count(srv.Log(), "Accepted publickey")
 		var wg sync.WaitGroup
 		errs := make([]error, 30)

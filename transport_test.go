@@ -139,9 +139,8 @@ func TestTransportSignalKilled(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
 	var same sameOnBoth
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
 		for _, c := range []struct {
@@ -268,9 +267,8 @@ func TestTransportMasterKilled(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
 	var same sameOnBoth
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
 		plain := m.Command(ctx, "echo up; sleep 30")
@@ -325,10 +323,11 @@ func TestTransportMasterKilled(t *testing.T) {
 		}
 		start := time.Now()
 		conn.SetDeadline(time.Now().Add(10 * time.Second))
-		if n, err := conn.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-			t.Errorf("tunnel read after the kill: %d, %v; want EOF", n, err)
+		// The cut is an error matching ErrMasterGone, never a clean EOF.
+		if n, err := conn.Read(make([]byte, 1)); n != 0 || !errors.Is(err, ErrMasterGone) {
+			t.Errorf("tunnel read after the kill: %d, %v; want an error matching ErrMasterGone", n, err)
 		}
-		t.Logf("tunnel EOF after %v", time.Since(start))
+		t.Logf("tunnel cut seen after %v", time.Since(start))
 		for name, c := range map[string]*Cmd{"plain": plain, "piped": piped, "pty": withPty} {
 			err := noHang(t, 10*time.Second, name+" Wait", c.Wait)
 			t.Logf("%s: %v after %v", name, err, time.Since(start))
@@ -388,9 +387,8 @@ func TestTransportSameResults(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Config{})
 	data := randomData(t, 1<<20)
 	var same sameOnBoth
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 		defer cancel()
 		type result struct {
@@ -599,9 +597,8 @@ func (failWriter) Write(p []byte) (int, error) { return 0, errors.New("write ref
 func TestTransportNoSlaveProcess(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
 		if n := sshtest.CountSSH(); n != 1 {
@@ -666,9 +663,7 @@ func TestTransportNoSlaveProcess(t *testing.T) {
 func TestTransportCheckLatency(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		ctx := t.Context()
 		const n = 50
 		ds := make([]time.Duration, n)
@@ -708,9 +703,8 @@ func TestTransportPty(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
 	var same sameOnBoth
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 		defer cancel()
 		// fail ends a pty command before failing the test (an exec.Cmd
@@ -877,9 +871,8 @@ func TestTransportCancelAndIdle(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
 	var same sameOnBoth
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		ctx := t.Context()
 		cases := []struct {
 			name string
@@ -1005,9 +998,7 @@ func TestTransportCancelAndIdle(t *testing.T) {
 func TestTransportSSHOptsFallBack(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		c := m.Command(t.Context(), "echo via; exit 6")
 		c.SSHOpts = []string{"-o", "LogLevel=ERROR"}
 		out, err := c.Output()
@@ -1059,9 +1050,8 @@ func TestTransportForwardErrors(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Config{})
 	denying := sshtest.Start(t, sshtest.Config{AllowTCPForwarding: "no", Extra: []string{"AllowStreamLocalForwarding no"}})
 	var same sameOnBoth
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		m2, _ := newTestMasterT(t, denying, nil, tr)
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()

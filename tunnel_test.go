@@ -81,9 +81,8 @@ func (s *echoServer) addr() string { return s.ln.Addr().String() }
 func TestDialTCPEchoDeadlineClose(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		echo := startEcho(t, "tcp", "127.0.0.1:0")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -147,9 +146,7 @@ func TestDialTCPEchoDeadlineClose(t *testing.T) {
 func TestDialWriteThenClose(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		// A sink, not an echo server: after Close nothing reads the echo,
 		// so an echo server could stop early on its own write.
 		echo := startCounting(t, "tcp", "127.0.0.1:0", false)
@@ -179,9 +176,7 @@ func TestDialWriteThenClose(t *testing.T) {
 func TestDialHalfCloseAndCaptureTunnel(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		echo := startEcho(t, "tcp", "127.0.0.1:0")
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -213,9 +208,8 @@ func TestDialRefusedAndDenied(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Config{})
 	// A server that forbids forwarding.
 	denying := sshtest.Start(t, sshtest.Config{AllowTCPForwarding: "no"})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
+		tr := m.opts.Transport
 		// A port nobody listens on.
 		ln, _ := net.Listen("tcp", "127.0.0.1:0")
 		addr := ln.Addr().String()
@@ -257,9 +251,7 @@ func TestDialRefusedAndDenied(t *testing.T) {
 func TestDialBadInput(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		for _, c := range []struct{ network, addr string }{
 			{"udp", "127.0.0.1:53"},
 			{"", "127.0.0.1:22"},
@@ -310,9 +302,7 @@ func TestDialIPv6AndLocalhost(t *testing.T) {
 	}
 	ln.Close()
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		echo := startEcho(t, "tcp", "[::1]:0")
 		out, err := m.CaptureTunnel(context.Background(), "tcp6", echo.addr(), strings.NewReader("v6"))
 		if err != nil || string(out) != "v6" {
@@ -324,9 +314,7 @@ func TestDialIPv6AndLocalhost(t *testing.T) {
 func TestDialUnix(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		dir := sharedDir(t)
 		sock := filepath.Join(dir, "echo:1.sock") // a ':' needs escaping for ssh
 		startEcho(t, "unix", sock)
@@ -366,9 +354,7 @@ func TestDialUnix(t *testing.T) {
 func TestDialHTTPClient100(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "hello %s", r.URL.Path)
 		}))
@@ -422,9 +408,7 @@ func TestDialHTTPClient100(t *testing.T) {
 func TestDialBeyondMaxSessions(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{MaxSessions: 2})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		echo := startEcho(t, "tcp", "127.0.0.1:0")
 		var conns []net.Conn
 		defer func() {
@@ -455,9 +439,7 @@ func TestDialBeyondMaxSessions(t *testing.T) {
 func TestDialMasterClose(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	forEachTransport(t, func(t *testing.T, tr Transport) {
-		checkNoLeaks(t)
-		m, _ := newTestMasterT(t, srv, nil, tr)
+	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		echo := startEcho(t, "tcp", "127.0.0.1:0")
 		c, err := m.Dial("tcp", echo.addr())
 		if err != nil {
