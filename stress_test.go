@@ -48,8 +48,16 @@ func stressRound(t *testing.T, srv *sshtest.Server, tr Transport) []string {
 	opts := make([]*Options, stressMasters)
 	for i := range opts {
 		opts[i] = testOptionsT(t, srv, tr) // each its own CtlDir
+		// The load is the point, not the key exchange: ssh's default
+		// post-quantum one costs three times the CPU of a login.
+		opts[i].KexAlgorithms = []string{"curve25519-sha256"}
+		// A slow login is not a failure here (the harness's 10 s
+		// ConnectTimeout can pass before a loaded sshd sends its banner);
+		// a live master declared dead is.
+		opts[i].ConnectTimeout = 60 * time.Second
+		opts[i].Timeout = 90 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 180*time.Second)
 	defer cancel()
 	var (
 		mu       sync.Mutex
