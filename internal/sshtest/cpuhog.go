@@ -31,7 +31,7 @@ func CPUHog(t TB) (stop func()) {
 	t.Cleanup(stop)
 	for range runtime.NumCPU() {
 		c := exec.Command("/bin/sh", "-c", "while :; do :; done")
-		c.SysProcAttr = hogAttr()
+		c.SysProcAttr = childAttr()
 		if err := c.Start(); err != nil {
 			stop()
 			t.Fatalf("sshtest: cannot start a CPU hog: %v", err)
