@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -61,6 +62,13 @@ func (b *muxBackend) startSession(ctx context.Context, r *sessionReq) (session, 
 		}
 	}
 	ms := &muxSession{m: m, s: s, status: -1}
+	if r.ownTTY && r.stdin != nil {
+		// Closing the pty hangs the command up, as with a local ssh.
+		if err := watchHangup(r.stdin, s.Done(), func() { ms.hungUp.Store(true); s.Close() }); err != nil {
+			s.Close()
+			return nil, &Error{Code: CodeSlavePipeFailed, Op: "command", Host: m.host, Err: err}
+		}
+	}
 	if r.tty && r.stdin != nil {
 		// ssh puts its terminal in raw mode for a tty session, once the
 		// master has read the modes to send; the master does not, so do
@@ -78,6 +86,7 @@ type muxSession struct {
 	m      *Master
 	s      *mux.Session
 	unraw  func() // restores the caller's terminal
+	hungUp atomic.Bool
 	status int
 	err    error
 }
@@ -139,6 +148,9 @@ func (s *muxSession) exitError(c *Cmd) error {
 	}
 	werr := s.err
 	switch {
+	case s.hungUp.Load() && werr != nil:
+		// As the local ssh that gets SIGHUP: status 255.
+		return exit(255)
 	case werr == nil:
 		return exit(s.status)
 	case errors.Is(werr, mux.ErrNoExitMessage):

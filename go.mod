@@ -8,9 +8,7 @@ require (
 	github.com/pkg/sftp v1.13.10
 	go.uber.org/goleak v1.3.0
 	golang.org/x/crypto v0.41.0
+	golang.org/x/sys v0.35.0
 )
 
-require (
-	github.com/kr/fs v0.1.0 // indirect
-	golang.org/x/sys v0.35.0 // indirect
-)
+require github.com/kr/fs v0.1.0 // indirect
