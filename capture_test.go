@@ -312,7 +312,17 @@ func TestRun1t(t *testing.T) {
 			}
 		} else {
 			pid = pc.Process.Pid
-			if cl, _ := os.ReadFile("/proc/" + itoa(pid) + "/cmdline"); !bytes.HasPrefix(cl, []byte("ssh\x00")) {
+			// Start returns once exec has closed the close-on-exec fds,
+			// which on Linux is before the new image's argv is set up:
+			// under load cmdline can still read empty for a moment.
+			var cl []byte
+			for deadline := time.Now().Add(3 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				cl, _ = os.ReadFile("/proc/" + itoa(pid) + "/cmdline")
+				if len(cl) > 0 || time.Now().After(deadline) {
+					break
+				}
+			}
+			if !bytes.HasPrefix(cl, []byte("ssh\x00")) {
 				t.Errorf("pipe_in pid %d runs %q", pid, cl)
 			}
 		}

@@ -21,9 +21,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/goopenssh/openssh/internal/sshtest"
+	"golang.org/x/sys/unix"
 )
 
 // errClass describes err by what a caller can test: its type and code (not
@@ -819,11 +819,11 @@ func readUntil(ptm *os.File, marker string) ([]byte, error) {
 // isRaw reports whether the terminal of the pty master ptm has echo, signal
 // characters and output processing off.
 func isRaw(ptm *os.File) (bool, error) {
-	var tio syscall.Termios
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, ptm.Fd(), syscall.TCGETS, uintptr(unsafe.Pointer(&tio))); e != 0 {
-		return false, e
+	tio, err := unix.IoctlGetTermios(int(ptm.Fd()), ioctlGetTermios)
+	if err != nil {
+		return false, err
 	}
-	return tio.Lflag&(syscall.ECHO|syscall.ISIG|syscall.ICANON) == 0 && tio.Oflag&syscall.OPOST == 0, nil
+	return tio.Lflag&(unix.ECHO|unix.ISIG|unix.ICANON) == 0 && tio.Oflag&unix.OPOST == 0, nil
 }
 
 // waitRaw checks that the local pty is raw: at once with TransportMux,

@@ -65,7 +65,8 @@ type tunnelConn struct {
 
 // Read reads from the far end. The end of the stream is [io.EOF] only when
 // the far end closed the connection; when it ends because the master is
-// gone, Read returns an [*Error] matching [ErrMasterGone].
+// gone, Read returns an [*Error] matching [ErrMasterGone], or [ErrClosed]
+// when the caller closed the Master.
 func (c *tunnelConn) Read(p []byte) (int, error) {
 	n, err := c.UnixConn.Read(p)
 	if err == io.EOF && c.m != nil {
