@@ -63,7 +63,8 @@ func ExampleMaster_RsyncPut() {
 		Flags: map[string]any{"no_times": true, "chmod": "Dg+s"},
 	})
 	if err != nil {
-		// For example "rsync failed: partial transfer due to error".
+		// For example "openssh: example.com: rsync exited 23 (partial
+		// transfer due to error): rsync: link_stat ... failed: ...".
 		log.Fatal(err)
 	}
 }

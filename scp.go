@@ -239,7 +239,7 @@ func (m *Master) ScpGetAsync(ctx context.Context, remote []string, local string,
 	}
 	argv = append(argv, localArg(local))
 	s := transferSpec{op: "scp get", argv: argv, stdout: o.Stdout, stderr: o.Stderr, timeout: o.Timeout,
-		exitMsg: func(int) string { return "scp failed" }, progress: o.Progress}
+		program: "scp", progress: o.Progress}
 	if o.Progress != nil {
 		dests := scpGetDests(remote, local, o.Glob)
 		s.measure = func() (int64, int64) {
@@ -333,7 +333,7 @@ func (m *Master) ScpPutAsync(ctx context.Context, local []string, remote string,
 	}
 	argv = append(argv, m.remotePrefix()+target)
 	s := transferSpec{op: "scp put", argv: argv, stdout: o.Stdout, stderr: o.Stderr, timeout: o.Timeout,
-		exitMsg: func(int) string { return "scp failed" }, progress: o.Progress}
+		program: "scp", progress: o.Progress}
 	if o.Progress != nil {
 		var total int64
 		for _, l := range srcs {
