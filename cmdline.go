@@ -50,6 +50,10 @@ func (c *Cmd) validate() error {
 	if err := checkArgs("args", c.Args); err != nil {
 		return err
 	}
+	if len(c.Args) > 0 && strings.TrimSpace(c.Args[0]) == "" {
+		// As exec.Command(""): an empty line would run the login shell.
+		return &ArgError{Arg: "Args[0]", Value: fmt.Sprintf("%q", c.Args[0]), Reason: "empty command (give no arguments for the login shell)"}
+	}
 	if err := checkArgs("SSHOpts", c.SSHOpts); err != nil {
 		return err
 	}

@@ -55,15 +55,6 @@ func (m *Master) validateConnOpts() error {
 	if o.ConnectTimeout < 0 {
 		return &ArgError{Arg: "Options.ConnectTimeout", Value: o.ConnectTimeout.String(), Reason: "negative"}
 	}
-	for _, f := range []struct{ name, value string }{
-		{"Options.IdentityAgent", o.IdentityAgent},
-		{"Options.CertificateFile", o.CertificateFile},
-		{"Options.KnownHostsFile", o.KnownHostsFile},
-	} {
-		if err := checkPathOption(f.name, f.value); err != nil {
-			return err
-		}
-	}
 	if o.ProxyJump != "" {
 		if o.ProxyCommand != "" {
 			return &ArgError{Arg: "Options.ProxyJump", Value: fmt.Sprintf("%q", o.ProxyJump), Reason: "conflicts with Options.ProxyCommand (ssh would use only one)"}
@@ -155,7 +146,7 @@ func checkPathOption(name, v string) error {
 		return nil
 	}
 	if strings.ContainsAny(v, "\x00\n\r\"") {
-		return &ArgError{Arg: name, Value: shortQuote(v), Reason: "NUL, newline or double quote in a path"}
+		return &ArgError{Arg: name, Value: shortQuote(v), Reason: "NUL, line break or double quote in a path", Err: ErrEncoding}
 	}
 	return nil
 }

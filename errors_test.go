@@ -128,3 +128,25 @@ func TestExplain(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyCommandRefused: an empty command is an *ArgError before
+// anything runs, as exec.Command("") is, not the login shell.
+func TestEmptyCommandRefused(t *testing.T) {
+	eachMaster(t, nil, func(t *testing.T, m *Master) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		for _, args := range [][]string{{""}, {"  "}, {"", "x"}, {"\t"}} {
+			var ae *ArgError
+			err := m.Command(ctx, args...).Run()
+			if !errors.As(err, &ae) || !errors.Is(err, ErrInvalid) {
+				t.Errorf("Run %q: %v, want an *ArgError", args, err)
+			}
+			if _, err := m.Capture(ctx, args...); !errors.As(err, &ae) {
+				t.Errorf("Capture %q: %v, want an *ArgError", args, err)
+			}
+		}
+		if out, err := m.Capture(ctx, "echo", ""); err != nil || string(out) != "\n" {
+			t.Errorf("an empty argument after the command: %q %v", out, err)
+		}
+	})
+}

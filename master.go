@@ -148,6 +148,9 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	if t.HasPassword {
 		m.password = []byte(t.Password)
 	}
+	if err := checkStringOptions(o); err != nil {
+		return nil, err
+	}
 	if err := m.validateAuth(); err != nil {
 		return nil, err
 	}
@@ -157,27 +160,11 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	if o.Transport != TransportProcess && o.Transport != TransportMux {
 		return nil, &ArgError{Arg: "Options.Transport", Value: o.Transport.String(), Reason: "not TransportProcess or TransportMux"}
 	}
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
-		{"Options.MasterOpts", o.MasterOpts},
-		{"Options.DefaultSSHOpts", o.DefaultSSHOpts},
-		{"Options.KeyPath", []string{o.KeyPath}},
-		{"Options.ProxyCommand", []string{o.ProxyCommand}},
-		{"Options.ConfigFile", []string{o.ConfigFile}},
-		{"Options.CtlPath", []string{o.CtlPath}},
-		{"Options.CtlDir", []string{o.CtlDir}},
-	} {
-		if err := checkArgs(c.name, c.args); err != nil {
-			return nil, err
-		}
-	}
 	m.sshArgv = []string{"ssh"}
 	if o.SSHPath != "" {
 		argv, err := shlex.Split(o.SSHPath)
 		if err != nil || len(argv) == 0 {
-			return nil, &ArgError{Arg: "Options.SSHPath", Value: fmt.Sprintf("%q", o.SSHPath), Reason: fmt.Sprint("cannot split: ", err)}
+			return nil, &ArgError{Arg: "Options.SSHPath", Value: shortQuote(o.SSHPath), Reason: fmt.Sprint("cannot split: ", err)}
 		}
 		m.sshArgv = argv
 	}
@@ -210,6 +197,46 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	m.proc = &procBackend{m: m}
 	m.be = m.newBackend()
 	return m, nil
+}
+
+// checkStringOptions refuses, before anything else looks at them, the
+// string options that ssh could not take as they are: a NUL anywhere; a
+// newline, carriage return or double quote in a path; a newline or
+// carriage return in SSHPath and ProxyCommand (which hold words).
+func checkStringOptions(o *Options) error {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"Options.MasterOpts", o.MasterOpts},
+		{"Options.DefaultSSHOpts", o.DefaultSSHOpts},
+	} {
+		if err := checkArgs(c.name, c.args); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"Options.KeyPath", o.KeyPath},
+		{"Options.ConfigFile", o.ConfigFile},
+		{"Options.CtlPath", o.CtlPath},
+		{"Options.CtlDir", o.CtlDir},
+		{"Options.IdentityAgent", o.IdentityAgent},
+		{"Options.CertificateFile", o.CertificateFile},
+		{"Options.KnownHostsFile", o.KnownHostsFile},
+	} {
+		if err := checkPathOption(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"Options.SSHPath", o.SSHPath},
+		{"Options.ProxyCommand", o.ProxyCommand},
+	} {
+		if strings.ContainsAny(f.value, "\x00\n\r") {
+			return &ArgError{Arg: f.name, Value: shortQuote(f.value), Reason: "NUL or line break in a command", Err: ErrEncoding}
+		}
+	}
+	return nil
 }
 
 // validateAuth checks the authentication and connection options and moves

@@ -54,7 +54,9 @@ import (
 // local pty.
 type Cmd struct {
 	// Args are the remote command's arguments, quoted for the remote shell
-	// as QuoteArgs says. No arguments run the user's login shell.
+	// as QuoteArgs says. No arguments run the user's login shell; an empty
+	// (or blank) first argument is refused with an [*ArgError], as
+	// exec.Command("") is.
 	Args []string
 
 	// Stdin is the command's standard input. Nil reads /dev/null; an

@@ -1,0 +1,79 @@
+package openssh
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestTargetRefusesShellMeta: host (and user) names with shell
+// metacharacters, or hosts longer than a DNS name, are refused by
+// ParseTarget and New, whatever the local ssh would do with them.
+func TestTargetRefusesShellMeta(t *testing.T) {
+	bad := []string{
+		"a;b", "a|b", "a&b", "a$b", "a`id`", "a(b)", "a<b", "a>b", "a'b", `a"b`, `a\b`, "a{b}",
+		"u;id@host", "u$(id)@host", "u`id`@host",
+		strings.Repeat("a", 254),
+		"user@" + strings.Repeat("h", 300) + ":22",
+	}
+	for _, target := range bad {
+		_, err := ParseTarget(target)
+		var ae *ArgError
+		if !errors.As(err, &ae) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseTarget(%.50q) = %v, want an *ArgError", target, err)
+			continue
+		}
+		if len(err.Error()) > 200 {
+			t.Errorf("ParseTarget(%.50q): message of %d bytes", target, len(err.Error()))
+		}
+		_, err = New(context.Background(), target, &Options{CtlDir: testCtlDir(t), Async: true})
+		if !errors.As(err, &ae) {
+			t.Errorf("New(%.50q) = %v, want an *ArgError", target, err)
+		}
+	}
+	for _, target := range []string{"host.example", "u@h:22", "[::1]:2222", "fe80::1", strings.Repeat("a", 253), "a_b-c.d", "p:w;$@h"} {
+		if _, err := ParseTarget(target); err != nil {
+			t.Errorf("ParseTarget(%.50q) = %v, want nil", target, err)
+		}
+	}
+}
+
+// TestOptionStringsValidated: every string option that reaches ssh is
+// checked the same way before anything starts, and the message shows the
+// value quoted (no raw NUL or newline in it).
+func TestOptionStringsValidated(t *testing.T) {
+	cases := []struct {
+		name string
+		set  func(o *Options)
+	}{
+		{"Options.KeyPath", func(o *Options) { o.KeyPath = "/tmp/key\nIdentityFile /x" }},
+		{"Options.ConfigFile", func(o *Options) { o.ConfigFile = "/tmp/cfg\nx" }},
+		{"Options.ConfigFile", func(o *Options) { o.ConfigFile = "/tmp/c\x00fg" }},
+		{"Options.SSHPath", func(o *Options) { o.SSHPath = "/usr/bin/ssh\x00" }},
+		{"Options.SSHPath", func(o *Options) { o.SSHPath = "ssh\n-v" }},
+		{"Options.ProxyCommand", func(o *Options) { o.ProxyCommand = "nc %h %p\nLocalCommand x" }},
+		{"Options.KnownHostsFile", func(o *Options) { o.KnownHostsFile = "/tmp/kh\r" }},
+		{"Options.CtlDir", func(o *Options) { o.CtlDir = "/tmp/d\nx" }},
+		{"Options.CtlPath", func(o *Options) { o.CtlPath = "/tmp/s\nx" }},
+		{"Options.IdentityAgent", func(o *Options) { o.IdentityAgent = "/tmp/\"a" }},
+		{"Options.CertificateFile", func(o *Options) { o.CertificateFile = "/tmp/c\n" }},
+		{"Options.MasterOpts[1]", func(o *Options) { o.MasterOpts = []string{"-v", "a\x00b"} }},
+	}
+	for _, tc := range cases {
+		o := &Options{CtlDir: testCtlDir(t), Async: true}
+		tc.set(o)
+		_, err := New(context.Background(), "localhost", o)
+		var ae *ArgError
+		if !errors.As(err, &ae) {
+			t.Errorf("%s: %v, want an *ArgError", tc.name, err)
+			continue
+		}
+		if !strings.HasPrefix(ae.Arg, strings.TrimSuffix(tc.name, "[1]")) {
+			t.Errorf("%s: the error names %q", tc.name, ae.Arg)
+		}
+		if msg := err.Error(); strings.ContainsAny(msg, "\x00\n\r") {
+			t.Errorf("%s: raw control character in %q", tc.name, msg)
+		}
+	}
+}
