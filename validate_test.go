@@ -27,7 +27,10 @@ func TestTargetRefusesShellMeta(t *testing.T) {
 		if len(err.Error()) > 200 {
 			t.Errorf("ParseTarget(%.50q): message of %d bytes", target, len(err.Error()))
 		}
-		_, err = New(context.Background(), target, &Options{CtlDir: testCtlDir(t), Async: true})
+		m, err := New(context.Background(), target, &Options{CtlDir: testCtlDir(t), Async: true})
+		if err == nil {
+			m.Close()
+		}
 		if !errors.As(err, &ae) {
 			t.Errorf("New(%.50q) = %v, want an *ArgError", target, err)
 		}
@@ -63,7 +66,10 @@ func TestOptionStringsValidated(t *testing.T) {
 	for _, tc := range cases {
 		o := &Options{CtlDir: testCtlDir(t), Async: true}
 		tc.set(o)
-		_, err := New(context.Background(), "localhost", o)
+		m, err := New(context.Background(), "localhost", o)
+		if err == nil {
+			m.Close()
+		}
 		var ae *ArgError
 		if !errors.As(err, &ae) {
 			t.Errorf("%s: %v, want an *ArgError", tc.name, err)
