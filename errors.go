@@ -111,6 +111,12 @@ var (
 	// ErrInsecureCtlDir: the control directory or one of its parents is
 	// writable by others (see [Options.AllowInsecureCtlDir]).
 	ErrInsecureCtlDir = errors.New("openssh: control directory is not secure")
+	// ErrInsecureCtlSocket: the socket of an external master
+	// ([Options.ExternalMaster]) is owned by another user or writable by
+	// group or others, so it may not be the master it claims to be (see
+	// [Options.AllowInsecureCtlDir]). A socket in an insecure directory
+	// gives [ErrInsecureCtlDir].
+	ErrInsecureCtlSocket = errors.New("openssh: control socket is not secure")
 	// ErrCtlPathTooLong: the control socket path does not fit a Unix socket
 	// address.
 	ErrCtlPathTooLong = errors.New("openssh: control path too long")

@@ -256,6 +256,11 @@ func (m *Master) setupCtlPath() error {
 		if !isSocket(o.CtlPath) {
 			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ErrMasterGone, Detail: o.CtlPath + " is not a socket"}
 		}
+		if !o.AllowInsecureCtlDir {
+			if err := checkExternalSocket(o.CtlPath); err != nil {
+				return err
+			}
+		}
 		m.ctlPath = o.CtlPath
 		m.external = true
 		return nil
