@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -148,5 +149,49 @@ func TestEmptyCommandRefused(t *testing.T) {
 		if out, err := m.Capture(ctx, "echo", ""); err != nil || string(out) != "\n" {
 			t.Errorf("an empty argument after the command: %q %v", out, err)
 		}
+	})
+}
+
+// TestSFTPFileErrorsNamePaths: SFTPGetFile and SFTPPutFile errors are
+// *os.PathErrors naming the side and the path, still fs.ErrNotExist for a
+// missing file, and a done ctx stops them.
+func TestSFTPFileErrorsNamePaths(t *testing.T) {
+	eachMaster(t, nil, func(t *testing.T, m *Master) {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		c, err := m.SFTP(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		dir := xferDir(t)
+		missing := filepath.Join(dir, "missing")
+		local := filepath.Join(dir, "local")
+		if err := os.WriteFile(local, make([]byte, 1<<20), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check := func(name string, err error, path, op string, target error) {
+			t.Helper()
+			var pe *os.PathError
+			if !errors.As(err, &pe) || pe.Path != path || !strings.Contains(pe.Op, op) || !errors.Is(err, target) {
+				t.Errorf("%s: %v (%T), want a PathError %q on %s matching %v", name, err, err, op, path, target)
+			}
+		}
+		check("get missing remote", SFTPGetFile(ctx, c, missing, filepath.Join(dir, "x"), nil), missing, "get: open remote", fs.ErrNotExist)
+		check("get into missing local dir", SFTPGetFile(ctx, c, local, filepath.Join(missing, "x"), nil), filepath.Join(missing, "x"), "get: create local", fs.ErrNotExist)
+		check("put missing local", SFTPPutFile(ctx, c, missing, filepath.Join(dir, "x"), nil), missing, "put: open local", fs.ErrNotExist)
+		check("put into missing remote dir", SFTPPutFile(ctx, c, local, filepath.Join(missing, "x"), nil), filepath.Join(missing, "x"), "put: create remote", fs.ErrNotExist)
+		done, stop := context.WithCancel(ctx)
+		stop()
+		check("get, ctx done", SFTPGetFile(done, c, local, filepath.Join(dir, "y"), nil), local, "get: open remote", context.Canceled)
+		// Cancelled during the copy: the progress callback cancels.
+		cctx, ccancel := context.WithCancel(ctx)
+		defer ccancel()
+		err = SFTPGetFile(cctx, c, local, filepath.Join(dir, "z"), func(done, total int64) { ccancel() })
+		check("get, ctx cancelled while copying", err, filepath.Join(dir, "z"), "get: write local", context.Canceled)
+		cctx, ccancel = context.WithCancel(ctx)
+		defer ccancel()
+		err = SFTPPutFile(cctx, c, local, filepath.Join(dir, "w"), func(done, total int64) { ccancel() })
+		check("put, ctx cancelled while copying", err, local, "put: read local", context.Canceled)
 	})
 }

@@ -87,7 +87,7 @@ func ExampleMaster_SFTP() {
 	}
 	fmt.Println(len(names), "entries")
 	// Copy a big file with a progress report.
-	if err := openssh.SFTPGetFile(c, "/var/backups/db.dump", "db.dump", openssh.ProgressTo(os.Stderr)); err != nil {
+	if err := openssh.SFTPGetFile(ctx, c, "/var/backups/db.dump", "db.dump", openssh.ProgressTo(os.Stderr)); err != nil {
 		log.Fatal(err)
 	}
 }
