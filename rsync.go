@@ -18,8 +18,9 @@ import (
 type RsyncOpts struct {
 	// Glob lets wildcards in the source paths match files: on get, the
 	// remote side expands them; on put, they are expanded locally with
-	// [filepath.Glob], and a pattern that matches nothing is an
-	// [*ArgError]. Without Glob, "*", "?" and "[" are ordinary characters.
+	// [filepath.Glob], and each pattern must match a file: one that
+	// matches nothing is an [*ArgError] naming it (and matching
+	// fs.ErrNotExist). Without Glob, "*", "?" and "[" are ordinary characters.
 	Glob bool
 	// Recursive copies whole directories (--recursive).
 	Recursive bool

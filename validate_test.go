@@ -3,6 +3,10 @@ package openssh
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -80,6 +84,33 @@ func TestOptionStringsValidated(t *testing.T) {
 		}
 		if msg := err.Error(); strings.ContainsAny(msg, "\x00\n\r") {
 			t.Errorf("%s: raw control character in %q", tc.name, msg)
+		}
+	}
+}
+
+// TestGlobNoMatchNamesPattern: on put with Glob, each pattern must match;
+// the error names the one that did not, whole.
+func TestGlobNoMatchNamesPattern(t *testing.T) {
+	dir := testCtlDir(t)
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := newMaster("host", &Options{CtlDir: testCtlDir(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := filepath.Join(dir, strings.Repeat("long-directory-name/", 4)+"*.none")
+	for _, put := range []struct {
+		name string
+		run  func(local []string) error
+	}{
+		{"ScpPut", func(l []string) error { return m.ScpPut(context.Background(), l, "x", &ScpOpts{Glob: true}) }},
+		{"RsyncPut", func(l []string) error { return m.RsyncPut(context.Background(), l, "x", &RsyncOpts{Glob: true}) }},
+	} {
+		err := put.run([]string{filepath.Join(dir, "*.txt"), long})
+		var ae *ArgError
+		if !errors.As(err, &ae) || ae.Arg != "local[1]" || !strings.Contains(err.Error(), strconv.Quote(long)) || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want an *ArgError naming local[1] %q", put.name, err, long)
 		}
 	}
 }
