@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,5 +194,23 @@ func TestSFTPFileErrorsNamePaths(t *testing.T) {
 		defer ccancel()
 		err = SFTPPutFile(cctx, c, local, filepath.Join(dir, "w"), func(done, total int64) { ccancel() })
 		check("put, ctx cancelled while copying", err, local, "put: read local", context.Canceled)
+	})
+}
+
+// TestTunnelCloseTwice: a second Close of a tunnel conn returns
+// net.ErrClosed, as net.Conns do.
+func TestTunnelCloseTwice(t *testing.T) {
+	eachMaster(t, nil, func(t *testing.T, m *Master) {
+		echo := startEcho(t, "tcp", "127.0.0.1:0")
+		c, err := m.Dial("tcp", echo.addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("first Close: %v", err)
+		}
+		if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("second Close: %v, want net.ErrClosed", err)
+		}
 	})
 }

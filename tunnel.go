@@ -101,9 +101,13 @@ func (c *tunnelConn) RemoteAddr() net.Addr { return c.remote }
 
 // Close closes the conn. For a -W tunnel it first lets ssh take what was
 // written (up to 5 s), then ends the ssh process and reaps it; the master
-// then closes the channel, so the far end sees the connection closed.
+// then closes the channel, so the far end sees the connection closed. A
+// second Close returns an error matching [net.ErrClosed], as for any
+// net.Conn.
 func (c *tunnelConn) Close() error {
+	first := false
 	c.closeOnce.Do(func() {
+		first = true
 		p := c.proc
 		if p != nil {
 			// Data written but not yet read by ssh would be lost when
@@ -143,6 +147,13 @@ func (c *tunnelConn) Close() error {
 			f.Close()
 		}
 	})
+	if !first {
+		nw := "unix"
+		if c.remote != nil {
+			nw = c.remote.Network()
+		}
+		return &net.OpError{Op: "close", Net: nw, Source: c.local, Addr: c.remote, Err: net.ErrClosed}
+	}
 	return c.closeErr
 }
 
