@@ -148,9 +148,6 @@ func (m *Master) setupAuth() error {
 	if err := m.validateHostKey(); err != nil {
 		return err
 	}
-	if o.HostKeyPolicy == HostKeyOff && o.KnownHostsFile != "" {
-		return conflict("Options.KnownHostsFile", "HostKeyOff reads and writes no known-hosts file")
-	}
 	return m.validateConnOpts()
 }
 

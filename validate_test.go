@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/goopenssh/openssh/internal/sshtest"
 )
 
 // TestTargetRefusesShellMeta: host (and user) names with shell
@@ -112,5 +114,32 @@ func TestGlobNoMatchNamesPattern(t *testing.T) {
 		if !errors.As(err, &ae) || ae.Arg != "local[1]" || !strings.Contains(err.Error(), strconv.Quote(long)) || !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s: %v, want an *ArgError naming local[1] %q", put.name, err, long)
 		}
+	}
+}
+
+// TestHostKeyOffWithKnownHostsFile: HostKeyOff with a KnownHostsFile is
+// accepted, as documented: the first key seen is recorded there, and a
+// changed key does not stop the login.
+func TestHostKeyOffWithKnownHostsFile(t *testing.T) {
+	checkNoLeaks(t)
+	srv := sshtest.Start(t, sshtest.Config{})
+	kh := emptyKnownHosts(t)
+	o := testOptions(t, srv)
+	o.HostKeyPolicy, o.KnownHostsFile = HostKeyOff, kh
+	m, _ := newTestMaster(t, srv, o)
+	if out, err := m.Capture(t.Context(), "echo", "off"); err != nil || string(out) != "off\n" {
+		t.Errorf("command: %q %v", out, err)
+	}
+	m.Close()
+	lines, err := LookupHostKey(t.Context(), kh, srv.Addr, srv.Port)
+	if err != nil || len(lines) != 1 || !strings.HasSuffix(lines[0], serverKey(t, srv)) {
+		t.Fatalf("known hosts after HostKeyOff: %q %v, want the server's key", lines, err)
+	}
+	srv.RotateHostKey()
+	o = testOptions(t, srv)
+	o.HostKeyPolicy, o.KnownHostsFile = HostKeyOff, kh
+	m, _ = newTestMaster(t, srv, o)
+	if out, err := m.Capture(t.Context(), "echo", "changed"); err != nil || string(out) != "changed\n" {
+		t.Errorf("command after a key change: %q %v", out, err)
 	}
 }
