@@ -146,7 +146,8 @@ type Options struct {
 	// the word "password" or "passphrase" on the same line.
 	PasswordPrompt *regexp.Regexp
 	// LoginHandler conducts a custom login on the master's terminal
-	// (keyboard-interactive with several prompts, a device banner). It
+	// (keyboard-interactive with several prompts, a one-time code, ssh's
+	// host key question); see [LoginHandler] for what it sees there. It
 	// conflicts with Password and Passphrase.
 	LoginHandler LoginHandler
 	// HostKeyPolicy says how the server's host key is checked:

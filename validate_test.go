@@ -3,12 +3,15 @@ package openssh
 import (
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/goopenssh/openssh/internal/sshtest"
 )
@@ -142,4 +145,91 @@ func TestHostKeyOffWithKnownHostsFile(t *testing.T) {
 	if out, err := m.Capture(t.Context(), "echo", "changed"); err != nil || string(out) != "changed\n" {
 		t.Errorf("command after a key change: %q %v", out, err)
 	}
+}
+
+// TestLoginHandlerHostKeyQuestion: with StrictHostKeyChecking=ask in
+// MasterOpts, the LoginHandler sees ssh's host key question and answers
+// it; returning without an answer fails the login with ErrHostKeyUnknown
+// at once. The server's banner is not on the terminal: it reaches
+// MasterStderr, as the LoginHandler doc says.
+func TestLoginHandlerHostKeyQuestion(t *testing.T) {
+	const banner = "Authorized use only: banner-4711"
+	srv := sshtest.Start(t, sshtest.Config{Banner: banner + "\n"})
+	question := regexp.MustCompile(`continue connecting \(yes/no[^)]*\)\? $`)
+	opts := func(t *testing.T, h LoginHandler) (*Options, string) {
+		kh := emptyKnownHosts(t)
+		o := testOptions(t, srv)
+		o.KnownHostsFile = kh
+		o.MasterOpts = []string{"-o", "StrictHostKeyChecking=ask"}
+		o.LoginHandler = h
+		return o, kh
+	}
+	t.Run("Yes", func(t *testing.T) {
+		checkNoLeaks(t)
+		var seen string
+		h := func(ctx context.Context, tty io.ReadWriter) error {
+			text, err := expect(tty, question)
+			seen = text
+			if err != nil {
+				return err
+			}
+			_, err = io.WriteString(tty, "yes\n")
+			return err
+		}
+		o, kh := opts(t, h)
+		var stderr lockedBuffer
+		o.MasterStderr = &stderr
+		m, err := New(t.Context(), srv.Addr, o)
+		if err != nil {
+			t.Fatalf("New: %v (handler saw %q)", err, seen)
+		}
+		defer m.Close()
+		if out, err := m.Capture(t.Context(), "echo", "trusted"); err != nil || string(out) != "trusted\n" {
+			t.Errorf("command: %q %v", out, err)
+		}
+		if !strings.Contains(seen, "can't be established") {
+			t.Errorf("handler saw %q, want the host key question", seen)
+		}
+		if strings.Contains(seen, banner) {
+			t.Errorf("the banner reached the handler's tty: %q", seen)
+		}
+		if !strings.Contains(string(stderr.Bytes()), banner) {
+			t.Errorf("MasterStderr = %q, want the banner", string(stderr.Bytes()))
+		}
+		lines, err := LookupHostKey(t.Context(), kh, srv.Addr, srv.Port)
+		if err != nil || len(lines) != 1 {
+			t.Errorf("known hosts after yes: %q %v", lines, err)
+		}
+	})
+	t.Run("Unanswered", func(t *testing.T) {
+		checkNoLeaks(t)
+		h := func(ctx context.Context, tty io.ReadWriter) error {
+			_, err := expect(tty, question)
+			return err
+		}
+		o, _ := opts(t, h)
+		start := time.Now()
+		_, err := New(t.Context(), srv.Addr, o)
+		if !errors.Is(err, ErrHostKeyUnknown) || !errors.Is(err, ErrMasterFailed) {
+			t.Errorf("got %v, want ErrHostKeyUnknown", err)
+		}
+		if d := time.Since(start); d > 8*time.Second {
+			t.Errorf("took %v: the library waited for the timeout", d)
+		}
+	})
+	t.Run("No", func(t *testing.T) {
+		checkNoLeaks(t)
+		h := func(ctx context.Context, tty io.ReadWriter) error {
+			if _, err := expect(tty, question); err != nil {
+				return err
+			}
+			_, err := io.WriteString(tty, "no\n")
+			return err
+		}
+		o, _ := opts(t, h)
+		_, err := New(t.Context(), srv.Addr, o)
+		if err == nil || !strings.Contains(err.Error(), "verification failed") {
+			t.Errorf("got %v, want ssh's host key verification failure", err)
+		}
+	})
 }
