@@ -100,19 +100,19 @@ func checkSecureDir(dir string) error {
 			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: err}
 		}
 		if !st.IsDir() {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir, Detail: d + " is not a directory"}
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir, Detail: d + " is not a directory"}
 		}
 		sys, ok := st.Sys().(*syscall.Stat_t)
 		if !ok {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir, Detail: "cannot read owner of " + d}
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir, Detail: "cannot read owner of " + d}
 		}
 		mode := st.Mode()
 		if sys.Uid != euid && sys.Uid != 0 {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir,
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir,
 				Detail: fmt.Sprintf("%s is owned by uid %d, not by uid %d or root (see Options.AllowInsecureCtlDir)", d, sys.Uid, euid)}
 		}
 		if mode.Perm()&0o022 != 0 && mode&fs.ModeSticky == 0 {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir,
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir,
 				Detail: fmt.Sprintf("%s is writable by group or others (mode %04o) (see Options.AllowInsecureCtlDir)", d, mode.Perm())}
 		}
 		if d == home || d == filepath.Dir(d) {

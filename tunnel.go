@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -285,7 +286,10 @@ func (m *Master) tunnelRefused(op, detail string, mark int64) error {
 		l = m.masterLogLineSince(mark, "open failed")
 	}
 	if l != "" {
-		detail += " (master: " + l + ")"
+		// The master's line is the reason; ssh's own ("Stdio forwarding
+		// request failed: Session open refused by peer") only says that
+		// there was one. The finer cause matches but is not repeated.
+		detail = channelPrefixRe.ReplaceAllString(l, "")
 		var finer error
 		if strings.Contains(l, "administratively prohibited") {
 			finer = ErrForwardDenied
@@ -293,16 +297,27 @@ func (m *Master) tunnelRefused(op, detail string, mark int64) error {
 			_, finer = classifyStderr(l)
 		}
 		if finer != nil {
-			cause = &twoErrors{ErrForwardFailed, finer}
+			cause = &twoErrors{a: ErrForwardFailed, b: finer, quiet: true}
 		}
 	}
 	return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: cause, Detail: detail}
 }
 
-// twoErrors is a cause that matches two sentinels.
-type twoErrors struct{ a, b error }
+// channelPrefixRe is the start of the master's log line about a channel
+// open that failed.
+var channelPrefixRe = regexp.MustCompile(`^channel \d+: open failed: `)
+
+// twoErrors is a cause that matches two sentinels. Quiet leaves the second
+// out of the message, when the detail that follows says it.
+type twoErrors struct {
+	a, b  error
+	quiet bool
+}
 
 func (e *twoErrors) Error() string {
+	if e.quiet {
+		return strings.TrimPrefix(e.a.Error(), "openssh: ")
+	}
 	return strings.TrimPrefix(e.a.Error(), "openssh: ") + ": " + strings.TrimPrefix(e.b.Error(), "openssh: ")
 }
 
