@@ -81,10 +81,10 @@ var (
 var (
 	// ErrHostKeyUnknown: the server's host key is not in known_hosts and
 	// host key checking is strict.
-	ErrHostKeyUnknown = errors.New("openssh: host key unknown: the authenticity of the host can't be established")
+	ErrHostKeyUnknown = errors.New("openssh: host key unknown")
 	// ErrHostKeyChanged: the server's host key does not match the one in
 	// known_hosts.
-	ErrHostKeyChanged = errors.New("openssh: host key changed: remote host identification has changed")
+	ErrHostKeyChanged = errors.New("openssh: host key changed")
 	// ErrAuth: the server refused every authentication method tried.
 	ErrAuth = errors.New("openssh: authentication failed")
 	// ErrConnRefused: the TCP connection was refused.
