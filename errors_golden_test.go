@@ -141,6 +141,7 @@ func TestErrorsGolden(t *testing.T) {
 func normalizeErrors(s string, srvs ...*sshtest.Server) string {
 	for _, srv := range srvs {
 		s = strings.ReplaceAll(s, srv.Dir, "<SSHD_DIR>")
+		s = strings.ReplaceAll(s, srv.User+"@", "<USER>@")
 		s = strings.ReplaceAll(s, ":"+strconv.Itoa(srv.Port), ":<PORT>")
 		s = strings.ReplaceAll(s, "port "+strconv.Itoa(srv.Port), "port <PORT>")
 	}
