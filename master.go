@@ -199,46 +199,6 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	return m, nil
 }
 
-// checkStringOptions refuses, before anything else looks at them, the
-// string options that ssh could not take as they are: a NUL anywhere; a
-// newline, carriage return or double quote in a path; a newline or
-// carriage return in SSHPath and ProxyCommand (which hold words).
-func checkStringOptions(o *Options) error {
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
-		{"Options.MasterOpts", o.MasterOpts},
-		{"Options.DefaultSSHOpts", o.DefaultSSHOpts},
-	} {
-		if err := checkArgs(c.name, c.args); err != nil {
-			return err
-		}
-	}
-	for _, f := range []struct{ name, value string }{
-		{"Options.KeyPath", o.KeyPath},
-		{"Options.ConfigFile", o.ConfigFile},
-		{"Options.CtlPath", o.CtlPath},
-		{"Options.CtlDir", o.CtlDir},
-		{"Options.IdentityAgent", o.IdentityAgent},
-		{"Options.CertificateFile", o.CertificateFile},
-		{"Options.KnownHostsFile", o.KnownHostsFile},
-	} {
-		if err := checkPathOption(f.name, f.value); err != nil {
-			return err
-		}
-	}
-	for _, f := range []struct{ name, value string }{
-		{"Options.SSHPath", o.SSHPath},
-		{"Options.ProxyCommand", o.ProxyCommand},
-	} {
-		if strings.ContainsAny(f.value, "\x00\n\r") {
-			return &ArgError{Arg: f.name, Value: shortQuote(f.value), Reason: "NUL or line break in a command", Err: ErrEncoding}
-		}
-	}
-	return nil
-}
-
 // validateAuth checks the authentication and connection options and moves
 // the secret into m.auth (see setupAuth in auth.go).
 func (m *Master) validateAuth() error {
