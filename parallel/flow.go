@@ -3,9 +3,10 @@ package parallel
 import (
 	"context"
 	"errors"
-	"github.com/goopenssh/openssh"
 	"sync"
 	"time"
+
+	"github.com/goopenssh/openssh"
 )
 
 // checkJumps verifies that every Goto and OrGoto of a queue has its Here

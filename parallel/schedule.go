@@ -2,10 +2,11 @@ package parallel
 
 import (
 	"context"
-	"github.com/goopenssh/openssh"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/goopenssh/openssh"
 )
 
 // Close closes every master the Runner keeps open (see KeepMasters),
