@@ -112,6 +112,7 @@ type Action struct {
 	reconnections int // -1: inherit
 	timeout       time.Duration
 	setup         func(c *openssh.Cmd)
+	progress      func(label string, done, total int64)
 
 	bar *barrier // join, notify
 }
@@ -276,6 +277,17 @@ func (a Action) Input(data []byte) Action { a.input = data; return a }
 // before it starts, to set fields the runner has no option for (Dir, Env,
 // IdleTimeout, Tty...). fn must not change the streams the runner sets.
 func (a Action) Setup(fn func(c *openssh.Cmd)) Action { a.setup = fn; return a }
+
+// Progress returns a copy of an scp transfer ([Put], [Get], [ScpPut],
+// [ScpGet]) that reports how far it is to fn: the host's label, the bytes
+// copied and the total (negative while unknown), as
+// [openssh.ScpOpts].Progress reports them, a few times a second and once at
+// the end. fn is called from the goroutines of many hosts at once and must
+// return quickly. A Progress set in the action's ScpOpts wins.
+func (a Action) Progress(fn func(label string, done, total int64)) Action {
+	a.progress = fn
+	return a
+}
 
 // String returns a short description: the kind and its arguments.
 func (a Action) String() string {

@@ -106,6 +106,9 @@ func (r *Runner) doTransfer(ctx context.Context, h *host, m *openssh.Master, a *
 		if o.Stderr == nil {
 			o.Stderr = stderr
 		}
+		if o.Progress == nil && a.progress != nil {
+			o.Progress = func(done, total int64) { a.progress(h.label, done, total) }
+		}
 		if a.kind == kScpPut {
 			err = m.ScpPut(ctx, srcs, dst, &o)
 		} else {

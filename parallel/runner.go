@@ -78,6 +78,13 @@ type Runner struct {
 	// (Net::OpenSSH::Parallel's reconnections). Each reconnection waits
 	// the retry delay first (see RetryDelay). Zero means none.
 	Reconnections int
+	// LoginTimeout, when positive, bounds the whole connect of a host for
+	// one action: every login attempt, the reconnections after failed ones
+	// and the waits between them (each attempt is also bounded by the
+	// host's Options.Timeout). When it runs out the action fails with a
+	// master failure matching [openssh.ErrLoginTimeout]. Zero means that
+	// only Options.Timeout bounds each attempt.
+	LoginTimeout time.Duration
 	// OnError is the default error policy; zero means [Abort].
 	OnError Policy
 	// Retries bounds the [Retry] policy: how many times a failed action is
@@ -158,6 +165,11 @@ type host struct {
 	queue []Action
 	pc    int
 	res   *Result
+
+	// the login budget of the current action (Runner.LoginTimeout): its
+	// end once the first attempt started, and Result.Connects before it
+	loginBy   time.Time
+	loginFrom int
 
 	// under Runner.cmu
 	m       *openssh.Master
@@ -355,6 +367,9 @@ func (a *Action) check() error {
 	default:
 		return bad("unknown action (use the constructors)")
 	}
+	if a.progress != nil && a.kind != kScpPut && a.kind != kScpGet {
+		return bad("Progress is for scp transfers")
+	}
 	if a.onError < Inherit || a.onError > Retry {
 		return bad("unknown policy")
 	}
@@ -396,6 +411,9 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 	}
 	if conns > 0 && workers > conns {
 		return nil, &openssh.ArgError{Arg: "Runner.Workers", Value: itoa(workers), Reason: "more workers than Connections (" + itoa(conns) + ")"}
+	}
+	if r.LoginTimeout < 0 {
+		return nil, &openssh.ArgError{Arg: "Runner.LoginTimeout", Value: r.LoginTimeout.String(), Reason: "negative"}
 	}
 	if r.OnError < Inherit || r.OnError > Retry {
 		return nil, &openssh.ArgError{Arg: "Runner.OnError", Value: r.OnError.String(), Reason: "unknown policy"}

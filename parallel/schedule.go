@@ -2,6 +2,8 @@ package parallel
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -73,6 +75,7 @@ func (r *Runner) exec(ctx context.Context, h *host, a *Action) error {
 		delay = 250 * time.Millisecond
 	}
 	nReconn, nRetry := 0, 0
+	h.loginBy, h.loginFrom = time.Time{}, h.res.Connects
 	for {
 		err := r.attempt(ctx, h, a)
 		if err == nil || ctx.Err() != nil {
@@ -89,6 +92,10 @@ func (r *Runner) exec(ctx context.Context, h *host, a *Action) error {
 			nRetry++
 			h.res.Retries++
 		default:
+			return err
+		}
+		if !h.loginBy.IsZero() && time.Until(h.loginBy) < delay {
+			// No login budget left for the wait and another attempt.
 			return err
 		}
 		if !sleep(ctx, delay) {
@@ -187,9 +194,21 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 	if victim != nil {
 		victim.Close()
 	}
-	m, err := openssh.New(ctx, h.target, &h.opts)
+	cctx := ctx
+	if r.LoginTimeout > 0 {
+		if h.loginBy.IsZero() {
+			h.loginBy = t0.Add(r.LoginTimeout)
+		}
+		var cancel context.CancelFunc
+		cctx, cancel = context.WithDeadline(ctx, h.loginBy)
+		defer cancel()
+	}
+	m, err := openssh.New(cctx, h.target, &h.opts)
 	h.res.Connect += time.Since(t0)
 	h.res.Connects++
+	if err != nil && ctx.Err() == nil && cctx.Err() != nil {
+		err = r.loginTimeout(h, err)
+	}
 	r.cmu.Lock()
 	defer r.cmu.Unlock()
 	if err != nil {
@@ -198,7 +217,24 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 		return nil, err
 	}
 	h.m = m
+	h.loginBy = time.Time{}
 	return m, nil
+}
+
+// loginTimeout is the error of a connect cut by Runner.LoginTimeout: a
+// master failure matching [openssh.ErrLoginTimeout].
+func (r *Runner) loginTimeout(h *host, err error) error {
+	n := h.res.Connects - h.loginFrom
+	tries := "1 attempt"
+	if n != 1 {
+		tries = itoa(n) + " attempts"
+	}
+	detail := fmt.Sprintf("not connected within the login timeout of %v (%s)", r.LoginTimeout, tries)
+	var oe *openssh.Error
+	if errors.As(err, &oe) && oe.Detail != "" {
+		detail += ": " + oe.Detail
+	}
+	return &openssh.Error{Code: openssh.CodeMasterFailed, Op: "connect", Host: h.target, Err: openssh.ErrLoginTimeout, Detail: detail}
 }
 
 // dropMaster closes the host's master, if any, and returns the time it
