@@ -11,4 +11,7 @@ require (
 	golang.org/x/sys v0.35.0
 )
 
-require github.com/kr/fs v0.1.0 // indirect
+require (
+	github.com/kr/fs v0.1.0 // indirect
+	github.com/spf13/pflag v1.1.0 // indirect
+)
