@@ -59,10 +59,10 @@ func newFlags(sub string, c *config) *pflag.FlagSet {
 	fs.StringVarP(&c.sshConfig, "ssh-config", "F", "", "ssh config file instead of ~/.ssh/config")
 	fs.StringArrayVarP(&c.sshOpts, "option", "o", nil, "ssh option, as ssh -o Name=value; repeatable")
 	c.timeout = 30 * time.Second
-	fs.VarP(seconds{&c.timeout}, "login-timeout", "t", "bound on connecting to a host, reconnections included")
+	fs.VarP(seconds{&c.timeout}, "login-timeout", "t", "bound on logging in to a host, retries included")
 	fs.VarP(seconds{&c.cmdTimeout}, "timeout", "T", "bound on the command (or copy) on each host (0: none)")
 	fs.IntVarP(&c.reconnect, "reconnections", "r", 1, "reconnections allowed when a connection fails")
-	fs.StringVar(&c.transport, "transport", "process", "process (one ssh -S per command) or mux (native client)")
+	fs.StringVar(&c.transport, "transport", "process", "an ssh -S per command, or a native mux client")
 	if sub == "run" {
 		fs.BoolVarP(&c.stdin, "stdin", "I", false, "read ossh's stdin to its end and send it to every host")
 	}
@@ -71,13 +71,13 @@ func newFlags(sub string, c *config) *pflag.FlagSet {
 	fs.StringVar(&c.outdir, "outdir", "", "write each host's stdout to DIR/<host>")
 	fs.StringVarP(&c.errdir, "errdir", "e", "", "write each host's stderr to DIR/<host>")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per host as it finishes (NDJSON)")
-	fs.IntVar(&c.jsonCap, "json-max-output", 64<<10, "keep at most N bytes of each stream in --json (0: all)")
+	fs.IntVar(&c.jsonCap, "json-max-output", 64<<10, "bytes of each stream kept in --json (0: all)")
 	fs.BoolVarP(&c.summaryAll, "summary-all", "a", false, "list every host in the summary, not only the failed ones")
-	fs.StringVar(&c.failedHosts, "failed-hosts", "", "write the hosts that failed to FILE, a hosts file for a re-run")
+	fs.StringVar(&c.failedHosts, "failed-hosts", "", "write the failed hosts to FILE, a hosts file for a re-run")
 	if sub != "run" {
 		c.progress = 10 * time.Second
 	}
-	fs.Var(seconds{&c.progress}, "progress-interval", "period of progress lines when stderr is not a terminal (0: none)")
+	fs.Var(seconds{&c.progress}, "progress-interval", "progress line period off a terminal (0: none)")
 	fs.BoolP("help", "h", false, "print this help and exit")
 	return fs
 }
