@@ -217,7 +217,7 @@ func transfer(k actionKind, srcs []string, dst string, so *openssh.ScpOpts, ro *
 // [openssh.ErrMasterFailed] when the master is gone, which reconnects when
 // allowed). When the action's context ends (its Timeout, or the Run's
 // context), the session is closed under fn, whose calls then fail. The
-// paths fn uses are its own: expand the label with the label argument.
+// paths fn uses are its own: expand the label with [ExpandLabel].
 func SFTP(fn func(ctx context.Context, label string, c *sftp.Client) error, opts ...sftp.ClientOption) Action {
 	return Action{kind: kSFTP, sftp: fn, sftpOpts: opts, reconnections: -1}
 }

@@ -38,6 +38,7 @@ type config struct {
 	summaryAll  bool
 	failedHosts string
 	stdin       bool
+	scp         bool
 	progress    time.Duration
 	args        []string
 }
@@ -75,6 +76,7 @@ func newFlags(sub string, c *config) *pflag.FlagSet {
 	fs.BoolVarP(&c.summaryAll, "summary-all", "a", false, "list every host in the summary, not only the failed ones")
 	fs.StringVar(&c.failedHosts, "failed-hosts", "", "write the failed hosts to FILE, a hosts file for a re-run")
 	if sub != "run" {
+		fs.BoolVar(&c.scp, "scp", false, "copy with scp, not SFTP (put's progress then comes at the end)")
 		c.progress = 10 * time.Second
 	}
 	fs.Var(seconds{&c.progress}, "progress-interval", "progress line period off a terminal (0: none)")
@@ -96,12 +98,12 @@ host's label, %% a %.
 `,
 	"put": `usage: ossh put [flags] local-file remote-path
 
-Copies local-file to remote-path on every host with scp. %LABEL% in a path is
-the host's label.
+Copies local-file to remote-path on every host over SFTP (into it when it is a
+directory). %LABEL% in a path is the host's label.
 `,
 	"get": `usage: ossh get [flags] remote-file local-dir
 
-Copies remote-file from every host to local-dir/<host>/<base name> with scp.
+Copies remote-file from every host to local-dir/<host>/<base name> over SFTP.
 %LABEL% in a path is the host's label.
 `,
 }

@@ -112,9 +112,10 @@ func (c *config) newRunner() (*parallel.Runner, error) {
 	return r, nil
 }
 
-// action returns the action of the subcommand. get writes each host's file
-// to local-dir/<label>/<base name>: labels are unique and hold no slash,
-// so no two hosts share a destination.
+// action returns the action of the subcommand: put and get copy over SFTP
+// (scp with --scp), reporting to m. get writes each host's file to
+// local-dir/<label>/<base name>: labels are unique and hold no slash, so no
+// two hosts share a destination.
 func (c *config) action(input []byte, m *meter) parallel.Action {
 	var a parallel.Action
 	switch c.sub {
@@ -124,12 +125,17 @@ func (c *config) action(input []byte, m *meter) parallel.Action {
 			a = a.Input(input)
 		}
 	case "put":
-		a = parallel.Put(c.args[0], c.args[1])
+		if c.scp {
+			a = parallel.Put(c.args[0], c.args[1]).Progress(m.update)
+		} else {
+			a = sftpPut(c.args[0], c.args[1], m)
+		}
 	case "get":
-		a = parallel.Get(c.args[0], filepath.Join(c.args[1], "%LABEL%", path.Base(c.args[0])))
-	}
-	if m != nil {
-		a = a.Progress(m.update)
+		if c.scp {
+			a = parallel.Get(c.args[0], filepath.Join(c.args[1], "%LABEL%", path.Base(c.args[0]))).Progress(m.update)
+		} else {
+			a = sftpGet(c.args[0], c.args[1], m)
+		}
 	}
 	if c.cmdTimeout > 0 {
 		a = a.Timeout(c.cmdTimeout)

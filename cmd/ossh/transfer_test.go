@@ -30,28 +30,44 @@ func TestPutGet(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("run: exit %d\n%s%s", code, out, errs)
 	}
-	// One get from both hosts, a directory per host locally.
-	got := filepath.Join(dir, "got")
-	out, errs, code = ossh(t, append(append([]string{"get", "--transport", "mux"}, hosts...), remote, got)...)
-	if code != 0 {
-		t.Fatalf("get: exit %d\n%s%s", code, out, errs)
-	}
-	for _, h := range []string{"127.0.0.2", "127.0.0.3"} {
-		name := strings.ReplaceAll(filepath.Base(remote), "%LABEL%", h)
-		b, err := os.ReadFile(filepath.Join(got, h, name))
-		if err != nil || !bytes.Equal(b, append(data, h...)) {
-			t.Errorf("%s: %d bytes back, %v", h, len(b), err)
+	// One get from both hosts, a directory per host locally: over SFTP,
+	// then scp.
+	for _, how := range [][]string{{"--transport", "mux"}, {"--scp"}} {
+		got := filepath.Join(dir, "got"+how[0])
+		out, errs, code = ossh(t, append(append(append([]string{"get"}, how...), hosts...), remote, got)...)
+		if code != 0 {
+			t.Fatalf("get %s: exit %d\n%s%s", how, code, out, errs)
+		}
+		for _, h := range []string{"127.0.0.2", "127.0.0.3"} {
+			name := strings.ReplaceAll(filepath.Base(remote), "%LABEL%", h)
+			b, err := os.ReadFile(filepath.Join(got, h, name))
+			if err != nil || !bytes.Equal(b, append(data, h...)) {
+				t.Errorf("get %s: %s: %d bytes back, %v", how, h, len(b), err)
+			}
 		}
 	}
 	ossh(t, append(append([]string{"run", "-q"}, hosts...), "--", "rm", "-f", remote)...)
+	// put into a directory (SFTP and scp): the file keeps its name.
+	rdir := "/tmp/ossh-test-dir-" + filepath.Base(dir) + "-%LABEL%"
+	ossh(t, append(append([]string{"run", "-q"}, hosts...), "--", "mkdir", rdir)...)
+	for _, how := range []string{"--scp=false", "--scp"} {
+		out, errs, code = ossh(t, append(append([]string{"put", how}, hosts...), src, rdir)...)
+		out2, _, code2 := osshIn(t, bytes.NewReader(data), append(append([]string{"run", "-q", "--stdin"}, hosts...), "--", "cmp "+rdir+"/data.bin - && rm "+rdir+"/data.bin")...)
+		if code != 0 || code2 != 0 {
+			t.Errorf("put %s into a directory: exit %d, %d\n%s%s%s", how, code, code2, out, errs, out2)
+		}
+	}
+	ossh(t, append(append([]string{"run", "-q"}, hosts...), "--", "rmdir", rdir)...)
 	// A missing remote file: the host fails (a transfer error), no local
 	// file is left.
-	out, _, code = ossh(t, "get", "-F", srv.SSHConfig, "-H", "127.0.0.2", "/nonexistent/x", dir)
-	if code != exitFailed || !regexp.MustCompile(`127\.0\.0\.2 +FAILED .* transfer: `).MatchString(out) {
-		t.Errorf("get of a missing file: exit %d\n%s", code, out)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "127.0.0.2", "x")); !os.IsNotExist(err) {
-		t.Errorf("partial file left: %v", err)
+	for _, how := range []string{"--scp=false", "--scp"} {
+		out, _, code = ossh(t, "get", how, "-F", srv.SSHConfig, "-H", "127.0.0.2", "/nonexistent/x", dir)
+		if code != exitFailed || !regexp.MustCompile(`127\.0\.0\.2 +FAILED .* transfer: `).MatchString(out) {
+			t.Errorf("get %s of a missing file: exit %d\n%s", how, code, out)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "127.0.0.2", "x")); !os.IsNotExist(err) {
+			t.Errorf("get %s: partial file left: %v", how, err)
+		}
 	}
 }
 
