@@ -70,6 +70,7 @@ type masterProc struct {
 	loopDone   chan struct{} // closed when the login watcher has stopped
 	stopLoop   context.CancelFunc
 	login      *ptyLogin // the pty login conversation; nil without one
+	watchdog   *watchdog // ends the master if this program dies; nil with Pdeathsig
 }
 
 // New starts a master connection to target, "[user[:password]@]host[:port]"
@@ -327,7 +328,25 @@ func (m *Master) start(ctx context.Context) error {
 		return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: err}
 	}
 	w.Close()
+	var wd *watchdog
+	if !hasPdeathsig || m.opts.NoPdeathsig {
+		if wd, err = startWatchdog(ch.Pid()); err != nil {
+			ch.Stop(0)
+			r.Close()
+			login.abort()
+			if stdoutW != nil {
+				stdoutR.Close()
+				stdoutW.Close()
+			}
+			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: fmt.Errorf("unable to start the master's watchdog: %w", err)}
+		}
+		go func() {
+			<-ch.Done()
+			wd.dismiss()
+		}()
+	}
 	p := &masterProc{
+		watchdog:   wd,
 		proc:       ch,
 		pid:        ch.Pid(),
 		stderr:     newTailBuffer(16 << 10),
@@ -686,6 +705,7 @@ func (m *Master) killProc(p *masterProc, polite bool) {
 		grace = 300 * time.Millisecond
 	}
 	p.proc.Stop(grace)
+	p.watchdog.dismiss()
 	// The reader ends at EOF; a grandchild holding stderr must not keep it.
 	select {
 	case <-p.stderrDone:
@@ -701,8 +721,9 @@ func (m *Master) killProc(p *masterProc, polite bool) {
 
 // Disown gives up ownership of the master: Close will leave it running, for
 // another program to use through its socket. It returns the master's pid.
-// Unless Options.NoPdeathsig was set, the kernel still ends the master when
-// this program exits.
+// On Linux, unless Options.NoPdeathsig was set, the kernel still ends the
+// master when this program exits; elsewhere (and with NoPdeathsig) the
+// master's watchdog is dismissed, so the master outlives the program.
 func (m *Master) Disown() (int, error) {
 	if m.external {
 		return 0, &Error{Code: CodeMasterFailed, Op: "disown", Host: m.host, Err: ErrNotOwner}
@@ -713,6 +734,7 @@ func (m *Master) Disown() (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.disowned = true
+	m.run.watchdog.dismiss()
 	return m.run.pid, nil
 }
 
