@@ -139,6 +139,14 @@ func TestLabels(t *testing.T) {
 	}
 }
 
+func TestRedact(t *testing.T) {
+	for in, want := range map[string]string{"h": "h", "u@h:22": "u@h:22", "u:pw@h": "u:***@h", "u:p@w@h:2": "u:***@h:2", "[::1]:22": "[::1]:22"} {
+		if got := redact(in); got != want {
+			t.Errorf("redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func TestSeconds(t *testing.T) {
 	for in, want := range map[string]time.Duration{"5": 5 * time.Second, "1.5": 1500 * time.Millisecond, "0": 0, "90s": 90 * time.Second, "2m": 2 * time.Minute, " 3 ": 3 * time.Second} {
 		var d time.Duration

@@ -181,7 +181,8 @@ func errText(x *parallel.Result) string {
 
 // jsonResult is one line of --json: a host's result.
 type jsonResult struct {
-	// Host is the label, Target the host as given.
+	// Host is the label, Target the host as given (a password replaced
+	// by ***).
 	Host   string `json:"host"`
 	Target string `json:"target"`
 	// Status is "ok", "failed" (reached, but the command or copy failed) or
@@ -211,7 +212,7 @@ type jsonResult struct {
 
 func newJSONResult(x *parallel.Result, class string, unreachable bool, max int) jsonResult {
 	j := jsonResult{
-		Host: x.Label, Target: x.Target, Status: "ok",
+		Host: x.Label, Target: redact(x.Target), Status: "ok",
 		Start: x.Start, End: x.End,
 		ConnectMS: float64(x.Connect.Microseconds()) / 1000, RunMS: float64(x.Run.Microseconds()) / 1000,
 	}
@@ -228,6 +229,15 @@ func newJSONResult(x *parallel.Result, class string, unreachable bool, max int) 
 	j.Stdout, j.StdoutTruncated = capped(x.Stdout, max)
 	j.Stderr, j.StderrTruncated = capped(x.Stderr, max)
 	return j
+}
+
+// redact hides the password of a target, "user:password@host".
+func redact(target string) string {
+	at := strings.LastIndexByte(target, '@')
+	if c := strings.IndexByte(target, ':'); c >= 0 && c < at {
+		return target[:c] + ":***" + target[at:]
+	}
+	return target
 }
 
 func capped(b []byte, max int) (string, bool) {
