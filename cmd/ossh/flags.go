@@ -40,6 +40,9 @@ type config struct {
 	stdin       bool
 	scp         bool
 	progress    time.Duration
+	shardSpec   string
+	shard       shard
+	listHosts   bool
 	args        []string
 }
 
@@ -79,6 +82,8 @@ func newFlags(sub string, c *config) *pflag.FlagSet {
 		fs.BoolVar(&c.scp, "scp", false, "copy with scp, not SFTP (put's progress then comes at the end)")
 		c.progress = 10 * time.Second
 	}
+	fs.StringVar(&c.shardSpec, "shard", "", "run only the K-th (from 0) of N slices of the hosts, as K/N")
+	fs.BoolVar(&c.listHosts, "list-hosts", false, "print the hosts the run would touch, then exit")
 	fs.Var(seconds{&c.progress}, "progress-interval", "progress line period off a terminal (0: none)")
 	fs.BoolP("help", "h", false, "print this help and exit")
 	return fs
@@ -125,6 +130,7 @@ var metavars = map[string]string{
 	"identity": "FILE", "ssh-config": "FILE", "option": "OPTION", "login-timeout": "SECONDS",
 	"timeout": "SECONDS", "reconnections": "N", "transport": "process|mux", "outdir": "DIR",
 	"errdir": "DIR", "json-max-output": "N", "failed-hosts": "FILE", "progress-interval": "SECONDS",
+	"shard": "K/N",
 }
 
 // flagUsages lists the flags, one per line: "  -p, --par N   help (default 32)".
@@ -196,10 +202,15 @@ func parseFlags(sub string, args []string) (*config, error) {
 		return nil, usageErr(sub, "--json-max-output must not be negative")
 	case c.json && c.inline:
 		return nil, usageErr(sub, "--json and --inline do not go together")
-	case sub == "run" && len(c.args) == 0:
+	case sub == "run" && len(c.args) == 0 && !c.listHosts:
 		return nil, usageErr(sub, "no command")
-	case sub != "run" && len(c.args) != 2:
+	case sub != "run" && len(c.args) != 2 && !c.listHosts:
 		return nil, usageErr(sub, fmt.Sprintf("want two paths, got %d arguments", len(c.args)))
+	}
+	if c.shardSpec != "" {
+		if c.shard, err = parseShard(c.shardSpec); err != nil {
+			return nil, usageErr(sub, err.Error())
+		}
 	}
 	if c.conns == 0 {
 		c.conns = 2 * c.workers

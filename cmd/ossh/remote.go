@@ -31,6 +31,17 @@ func remote(ctx context.Context, sub string, args []string) error {
 	if c.hosts, err = labelHosts(targets); err != nil {
 		return usageErr(sub, err.Error())
 	}
+	c.hosts = c.shard.filter(c.hosts)
+	if c.listHosts {
+		for _, h := range c.hosts {
+			fmt.Println(h.target)
+		}
+		return nil
+	}
+	if len(c.hosts) == 0 {
+		fmt.Fprintf(os.Stderr, "ossh: shard %s has no hosts\n", c.shardSpec)
+		return nil
+	}
 	var expected int64 = -1
 	if sub == "put" {
 		st, err := os.Stat(c.args[0])
