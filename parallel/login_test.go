@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -150,5 +151,51 @@ func TestProgressPerHost(t *testing.T) {
 	}
 	if _, err := r.All(Command("true").Progress(func(string, int64, int64) {})); !errors.Is(err, openssh.ErrInvalid) {
 		t.Errorf("Progress on a command: %v", err)
+	}
+}
+
+// ConnectRate spaces the logins evenly: with 4 per second, the sixth host
+// connects no sooner than 1.25 s after the first; the waits do not eat
+// into LoginTimeout.
+func TestConnectRate(t *testing.T) {
+	checkNoLeaks(t)
+	srv, opts := startHosts(t, 6)
+	r := newRunner(t, srv, opts)
+	r.ConnectRate = 4
+	r.LoginTimeout = 1 * time.Second // shorter than the last host's wait
+	var mu sync.Mutex
+	var at []time.Time
+	r.All(Func(func(ctx context.Context, label string, m *openssh.Master) error {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+		return nil
+	}))
+	t0 := time.Now()
+	res, err := r.Run(context.Background())
+	if err != nil {
+		for _, x := range res.Failed() {
+			t.Error(x.Err)
+		}
+		t.Fatal(err)
+	}
+	slices.SortFunc(at, func(a, b time.Time) int { return a.Compare(b) })
+	if len(at) != 6 {
+		t.Fatalf("%d hosts ran", len(at))
+	}
+	if d := at[5].Sub(t0); d < 1250*time.Millisecond {
+		t.Errorf("the sixth host connected %v after the start, want >= 1.25 s", d)
+	}
+	for i := 1; i < 6; i++ {
+		// Logins start 250 ms apart; a login's own time varies, so allow
+		// some slack between the hosts' first actions.
+		if d := at[i].Sub(at[0]); d < time.Duration(i)*250*time.Millisecond-200*time.Millisecond {
+			t.Errorf("host %d ran %v after the first", i, d)
+		}
+	}
+	r2 := &Runner{ConnectRate: -1}
+	r2.AddHost("x", "127.0.0.1", nil)
+	if _, err := r2.Run(context.Background()); !errors.Is(err, openssh.ErrInvalid) {
+		t.Errorf("negative ConnectRate: %v", err)
 	}
 }

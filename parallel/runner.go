@@ -35,6 +35,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,6 +86,10 @@ type Runner struct {
 	// master failure matching [openssh.ErrLoginTimeout]. Zero means that
 	// only Options.Timeout bounds each attempt.
 	LoginTimeout time.Duration
+	// ConnectRate, when positive, bounds the logins started per second
+	// (reconnections included), evenly spaced: for bastions and sshd's
+	// MaxStartups. Zero means no bound.
+	ConnectRate float64
 	// OnError is the default error policy; zero means [Abort].
 	OnError Policy
 	// Retries bounds the [Retry] policy: how many times a failed action is
@@ -130,6 +135,7 @@ type Runner struct {
 	slots     chan struct{}
 	stats     Stats
 	abortAll  atomic.Bool
+	nextLogin time.Time // ConnectRate: when the next login may start (under cmu)
 	outMu     sync.Mutex
 	cbMu      sync.Mutex
 }
@@ -411,6 +417,9 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 	}
 	if conns > 0 && workers > conns {
 		return nil, &openssh.ArgError{Arg: "Runner.Workers", Value: itoa(workers), Reason: "more workers than Connections (" + itoa(conns) + ")"}
+	}
+	if r.ConnectRate < 0 || r.ConnectRate != r.ConnectRate {
+		return nil, &openssh.ArgError{Arg: "Runner.ConnectRate", Value: strconv.FormatFloat(r.ConnectRate, 'g', -1, 64), Reason: "negative or NaN"}
 	}
 	if r.LoginTimeout < 0 {
 		return nil, &openssh.ArgError{Arg: "Runner.LoginTimeout", Value: r.LoginTimeout.String(), Reason: "negative"}

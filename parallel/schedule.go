@@ -194,10 +194,19 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 	if victim != nil {
 		victim.Close()
 	}
+	if err := r.waitLoginTurn(ctx); err != nil {
+		r.cmu.Lock()
+		r.open--
+		r.ccond.Broadcast()
+		r.cmu.Unlock()
+		return nil, err
+	}
 	cctx := ctx
 	if r.LoginTimeout > 0 {
 		if h.loginBy.IsZero() {
-			h.loginBy = t0.Add(r.LoginTimeout)
+			// From the start of the login: a wait for ConnectRate
+			// does not count.
+			h.loginBy = time.Now().Add(r.LoginTimeout)
 		}
 		var cancel context.CancelFunc
 		cctx, cancel = context.WithDeadline(ctx, h.loginBy)
@@ -219,6 +228,26 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 	h.m = m
 	h.loginBy = time.Time{}
 	return m, nil
+}
+
+// waitLoginTurn waits for the next login slot under ConnectRate.
+func (r *Runner) waitLoginTurn(ctx context.Context) error {
+	if r.ConnectRate <= 0 {
+		return nil
+	}
+	gap := time.Duration(float64(time.Second) / r.ConnectRate)
+	r.cmu.Lock()
+	now := time.Now()
+	at := r.nextLogin
+	if at.Before(now) {
+		at = now
+	}
+	r.nextLogin = at.Add(gap)
+	r.cmu.Unlock()
+	if d := time.Until(at); d > 0 && !sleep(ctx, d) {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // loginTimeout is the error of a connect cut by Runner.LoginTimeout: a

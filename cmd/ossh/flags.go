@@ -43,6 +43,9 @@ type config struct {
 	shardSpec   string
 	shard       shard
 	listHosts   bool
+	rate        float64
+	batch       int
+	maxFail     int
 	args        []string
 }
 
@@ -65,6 +68,9 @@ func newFlags(sub string, c *config) *pflag.FlagSet {
 	c.timeout = 30 * time.Second
 	fs.VarP(seconds{&c.timeout}, "login-timeout", "t", "bound on logging in to a host, retries included")
 	fs.VarP(seconds{&c.cmdTimeout}, "timeout", "T", "bound on the command (or copy) on each host (0: none)")
+	fs.Float64Var(&c.rate, "rate", 0, "start at most N logins per second (0: no bound)")
+	fs.IntVar(&c.batch, "batch", 0, "run the hosts in batches of N, one batch after the other")
+	fs.IntVar(&c.maxFail, "max-fail", 100, "stop after a batch where over PCT% of hosts failed")
 	fs.IntVarP(&c.reconnect, "reconnections", "r", 1, "reconnections allowed when a connection fails")
 	fs.StringVar(&c.transport, "transport", "process", "an ssh -S per command, or a native mux client")
 	if sub == "run" {
@@ -130,7 +136,7 @@ var metavars = map[string]string{
 	"identity": "FILE", "ssh-config": "FILE", "option": "OPTION", "login-timeout": "SECONDS",
 	"timeout": "SECONDS", "reconnections": "N", "transport": "process|mux", "outdir": "DIR",
 	"errdir": "DIR", "json-max-output": "N", "failed-hosts": "FILE", "progress-interval": "SECONDS",
-	"shard": "K/N",
+	"shard": "K/N", "rate": "N", "batch": "N", "max-fail": "PCT",
 }
 
 // flagUsages lists the flags, one per line: "  -p, --par N   help (default 32)".
@@ -198,6 +204,12 @@ func parseFlags(sub string, args []string) (*config, error) {
 		return nil, usageErr(sub, "--connections must be at least --par")
 	case c.reconnect < 0:
 		return nil, usageErr(sub, "--reconnections must not be negative")
+	case c.rate < 0 || c.rate != c.rate:
+		return nil, usageErr(sub, "--rate must not be negative")
+	case c.batch < 0:
+		return nil, usageErr(sub, "--batch must not be negative")
+	case c.maxFail < 0 || c.maxFail > 100:
+		return nil, usageErr(sub, "--max-fail must be a percentage, 0 to 100")
 	case c.jsonCap < 0:
 		return nil, usageErr(sub, "--json-max-output must not be negative")
 	case c.json && c.inline:

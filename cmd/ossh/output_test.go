@@ -195,3 +195,8 @@ func silentHost(t *testing.T) string {
 	})
 	return ln.Addr().String()
 }
+
+func readFile(name string) (string, error) {
+	b, err := os.ReadFile(name)
+	return string(b), err
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,21 +64,47 @@ func remote(ctx context.Context, sub string, args []string) error {
 			return fmt.Errorf("reading stdin: %w", err)
 		}
 	}
-	r, err := c.newRunner()
-	if err != nil {
-		return usageErr(sub, err.Error())
-	}
-	defer r.Close()
 	var m *meter
 	if sub != "run" {
 		m = newMeter(expected)
 	}
-	if _, err := r.All(c.action(input, m)); err != nil {
-		return usageErr(sub, err.Error())
+	// Every batch's Runner is built first, so that a bad host or action
+	// is refused before anything runs.
+	a := c.action(input, m)
+	batches := c.batches()
+	runners := make([]*parallel.Runner, len(batches))
+	for i, b := range batches {
+		r, err := c.newRunner(b)
+		if err != nil {
+			return usageErr(sub, err.Error())
+		}
+		defer r.Close()
+		if _, err := r.All(a); err != nil {
+			return usageErr(sub, err.Error())
+		}
+		runners[i] = r
 	}
 	con := newConsole(os.Stdout, os.Stderr)
 	rp := newReporter(c, con, len(c.hosts))
-	res := execute(ctx, r, con, rp, m, c.live(), c.progress)
+	var res parallel.Results
+	for i, r := range runners {
+		br := execute(ctx, r, con, rp, m, c.live(), c.progress)
+		res = append(res, br...)
+		if i+1 < len(runners) && c.tooManyFailed(br) {
+			var rest []hostSpec
+			for _, b := range batches[i+1:] {
+				rest = append(rest, b...)
+			}
+			con.write(con.stderr, []byte(fmt.Sprintf("ossh: %d of %d hosts failed in batch %d, more than --max-fail %d%%: the %d hosts left are not run\n",
+				len(br.Failed()), len(br), i+1, c.maxFail, len(rest))))
+			for _, h := range rest {
+				x := &parallel.Result{Label: h.label, Target: h.target, Err: errNotRun, ExitCode: -1, Start: time.Now(), End: time.Now()}
+				rp.onResult(x)
+				res = append(res, x)
+			}
+			break
+		}
+	}
 	if c.json {
 		summary(os.Stderr, sub, res, false, time.Since(rp.t0))
 	} else {
@@ -97,9 +124,35 @@ func (c *config) live() bool {
 	return !c.quiet && !c.json && !c.inline && c.outdir == "" && c.errdir == ""
 }
 
+// errNotRun is the error of the hosts left out after a batch failed
+// beyond --max-fail.
+var errNotRun = errors.New("not run: too many hosts of an earlier batch failed (--max-fail)")
+
+// batches splits the hosts into batches of --batch hosts (one batch when
+// unset).
+func (c *config) batches() [][]hostSpec {
+	if c.batch <= 0 || c.batch >= len(c.hosts) {
+		return [][]hostSpec{c.hosts}
+	}
+	var bs [][]hostSpec
+	for hs := c.hosts; len(hs) > 0; {
+		n := min(c.batch, len(hs))
+		bs = append(bs, hs[:n])
+		hs = hs[n:]
+	}
+	return bs
+}
+
+// tooManyFailed reports whether more than --max-fail percent of a batch
+// failed.
+func (c *config) tooManyFailed(res parallel.Results) bool {
+	return len(res) > 0 && len(res.Failed())*100 > c.maxFail*len(res)
+}
+
 // newRunner builds a Runner with one host per target, under its label.
-func (c *config) newRunner() (*parallel.Runner, error) {
-	r := &parallel.Runner{Workers: c.workers, Connections: c.conns, Reconnections: c.reconnect, LoginTimeout: c.timeout}
+func (c *config) newRunner(hosts []hostSpec) (*parallel.Runner, error) {
+	r := &parallel.Runner{Workers: c.workers, Connections: c.conns, Reconnections: c.reconnect,
+		LoginTimeout: c.timeout, ConnectRate: c.rate}
 	var sshOpts []string
 	for _, o := range c.sshOpts {
 		sshOpts = append(sshOpts, "-o", o)
@@ -111,7 +164,7 @@ func (c *config) newRunner() (*parallel.Runner, error) {
 		Timeout:    c.timeout,
 		Transport:  c.transportValue(),
 	}
-	for _, h := range c.hosts {
+	for _, h := range hosts {
 		o := base
 		if c.user != "" && !strings.Contains(h.target, "@") {
 			o.User = c.user

@@ -26,6 +26,7 @@ const (
 	classCommand     = "command"
 	classTransfer    = "transfer"
 	classInterrupted = "interrupted"
+	classNotRun      = "not run"
 )
 
 // classify returns the error class of a failed host, and whether the host
@@ -33,6 +34,8 @@ const (
 func classify(sub string, x *parallel.Result) (class string, unreachable bool) {
 	err := x.Err
 	switch {
+	case errors.Is(err, errNotRun):
+		return classNotRun, false
 	case errors.Is(err, context.Canceled):
 		return classInterrupted, false
 	case errors.Is(err, openssh.ErrAuth):
@@ -185,14 +188,14 @@ type jsonResult struct {
 	// by ***).
 	Host   string `json:"host"`
 	Target string `json:"target"`
-	// Status is "ok", "failed" (reached, but the command or copy failed) or
-	// "unreachable".
+	// Status is "ok", "failed" (reached, but the command or copy failed),
+	// "unreachable" or "not run" (after a batch beyond --max-fail).
 	Status string `json:"status"`
 	// ExitCode is the exit status of the command (or scp), null when it
 	// did not run to one.
 	ExitCode *int `json:"exit_code"`
-	// ErrorClass is auth, host key, connect, timeout, command, transfer or
-	// interrupted; Error the error's text. Both absent when ok.
+	// ErrorClass is auth, host key, connect, timeout, command, transfer,
+	// interrupted or not run; Error the error's text. Both absent when ok.
 	ErrorClass string `json:"error_class,omitempty"`
 	Error      string `json:"error,omitempty"`
 	// Start and End bound the host's run; ConnectMS and RunMS are the time
@@ -222,8 +225,11 @@ func newJSONResult(x *parallel.Result, class string, unreachable bool, max int) 
 	}
 	if x.Err != nil {
 		j.Status, j.ErrorClass, j.Error = "failed", class, errText(x)
-		if unreachable {
+		switch {
+		case unreachable:
 			j.Status = "unreachable"
+		case class == classNotRun:
+			j.Status = "not run"
 		}
 	}
 	j.Stdout, j.StdoutTruncated = capped(x.Stdout, max)
@@ -250,7 +256,7 @@ func capped(b []byte, max int) (string, bool) {
 // summary prints the failed hosts (every host with all) and the count line.
 func summary(w io.Writer, sub string, res parallel.Results, all bool, el time.Duration) {
 	var rows parallel.Results
-	ok, failed, unreachable := 0, 0, 0
+	ok, failed, unreachable, notRun := 0, 0, 0, 0
 	for _, x := range res {
 		if x.Err == nil {
 			ok++
@@ -259,9 +265,12 @@ func summary(w io.Writer, sub string, res parallel.Results, all bool, el time.Du
 			}
 			continue
 		}
-		if _, u := classify(sub, x); u {
+		switch class, u := classify(sub, x); {
+		case u:
 			unreachable++
-		} else {
+		case class == classNotRun:
+			notRun++
+		default:
 			failed++
 		}
 		rows = append(rows, x)
@@ -274,8 +283,11 @@ func summary(w io.Writer, sub string, res parallel.Results, all bool, el time.Du
 			if x.Err != nil {
 				class, u := classify(sub, x)
 				st, msg = "FAILED", class+": "+errText(x)
-				if u {
+				switch {
+				case u:
 					st = "UNREACHABLE"
+				case class == classNotRun:
+					st, msg = "NOT RUN", "--max-fail reached in an earlier batch"
 				}
 			}
 			code := "-"
@@ -286,7 +298,11 @@ func summary(w io.Writer, sub string, res parallel.Results, all bool, el time.Du
 		}
 		tw.Flush()
 	}
-	fmt.Fprintf(w, "ossh: %d hosts: %d ok, %d failed, %d unreachable (%.1f s)\n", len(res), ok, failed, unreachable, el.Seconds())
+	more := ""
+	if notRun > 0 {
+		more = fmt.Sprintf(", %d not run", notRun)
+	}
+	fmt.Fprintf(w, "ossh: %d hosts: %d ok, %d failed, %d unreachable%s (%.1f s)\n", len(res), ok, failed, unreachable, more, el.Seconds())
 }
 
 func msec(d time.Duration) string {
