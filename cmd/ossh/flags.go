@@ -43,6 +43,9 @@ type config struct {
 	shardSpec   string
 	shard       shard
 	listHosts   bool
+	inventory   string
+	limit       string
+	sshHosts    string
 	rate        float64
 	batch       int
 	maxFail     int
@@ -59,6 +62,9 @@ func newFlags(sub string, c *config) *pflag.FlagSet {
 
 	fs.StringArrayVarP(&c.hostArgs, "hosts", "H", nil, "hosts, [user@]host[:port], blank-separated; repeatable")
 	fs.StringArrayVarP(&c.hostFiles, "hosts-file", "f", nil, "read hosts from FILE, one per line (# comments); repeatable")
+	fs.StringVar(&c.inventory, "inventory", "", "hosts of an Ansible INI inventory (ansible_host, _port, _user)")
+	fs.StringVar(&c.limit, "limit", "", "the inventory's groups or hosts to run on (default all)")
+	fs.StringVar(&c.sshHosts, "ssh-hosts", "", "the Host aliases of the ssh config that match PATTERN")
 	fs.IntVarP(&c.workers, "par", "p", 32, "run on at most N hosts at once")
 	fs.IntVarP(&c.conns, "connections", "c", 0, "keep at most N connections open (default 2 × --par)")
 	fs.StringVarP(&c.user, "user", "l", "", "remote user for hosts that name none")
@@ -136,7 +142,7 @@ var metavars = map[string]string{
 	"identity": "FILE", "ssh-config": "FILE", "option": "OPTION", "login-timeout": "SECONDS",
 	"timeout": "SECONDS", "reconnections": "N", "transport": "process|mux", "outdir": "DIR",
 	"errdir": "DIR", "json-max-output": "N", "failed-hosts": "FILE", "progress-interval": "SECONDS",
-	"shard": "K/N", "rate": "N", "batch": "N", "max-fail": "PCT",
+	"shard": "K/N", "inventory": "FILE", "limit": "PATTERN", "ssh-hosts": "PATTERN", "rate": "N", "batch": "N", "max-fail": "PCT",
 }
 
 // flagUsages lists the flags, one per line: "  -p, --par N   help (default 32)".
@@ -196,8 +202,10 @@ func parseFlags(sub string, args []string) (*config, error) {
 		return nil, usageErr(sub, "--transport must be mux or process, not "+strconv.Quote(c.transport))
 	}
 	switch {
-	case len(c.hostArgs) == 0 && len(c.hostFiles) == 0:
-		return nil, usageErr(sub, "no hosts: give -H or -f")
+	case len(c.hostArgs) == 0 && len(c.hostFiles) == 0 && c.inventory == "" && c.sshHosts == "":
+		return nil, usageErr(sub, "no hosts: give -H, -f, --inventory or --ssh-hosts")
+	case c.limit != "" && c.inventory == "":
+		return nil, usageErr(sub, "--limit selects hosts of an --inventory")
 	case c.workers < 1:
 		return nil, usageErr(sub, "--par must be at least 1")
 	case c.conns != 0 && c.conns < c.workers:

@@ -39,32 +39,81 @@ func readHosts(name string) ([]string, error) {
 	return hs, nil
 }
 
-// collectHosts gathers the hosts of -H and -f in order, each once: a host
-// listed again is reported on warn and dropped.
-func collectHosts(hostArgs, files []string, warn io.Writer) ([]string, error) {
-	var all []string
-	for _, h := range hostArgs {
-		all = append(all, strings.Fields(h)...)
+// entry is a host from a source, with its label when the source names
+// one (inventories, ssh config aliases).
+type entry struct{ target, label string }
+
+// gatherHosts gathers the hosts of -H, -f, --inventory and --ssh-hosts in
+// that order, each once (by target: a host listed again is reported on
+// warn and dropped), and labels them.
+func (c *config) gatherHosts(warn io.Writer) ([]hostSpec, error) {
+	var all []entry
+	for _, h := range c.hostArgs {
+		for _, t := range strings.Fields(h) {
+			all = append(all, entry{target: t})
+		}
 	}
-	for _, f := range files {
+	for _, f := range c.hostFiles {
 		hs, err := readHosts(f)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, hs...)
-	}
-	seen := map[string]int{}
-	var out []string
-	for _, h := range all {
-		seen[h]++
-		switch seen[h] {
-		case 1:
-			out = append(out, h)
-		case 2:
-			fmt.Fprintf(warn, "ossh: host %s is listed more than once: it runs once\n", h)
+		for _, t := range hs {
+			all = append(all, entry{target: t})
 		}
 	}
-	return out, nil
+	if c.inventory != "" {
+		inv, err := readInventory(c.inventory)
+		if err != nil {
+			return nil, err
+		}
+		hs, err := inv.selectHosts(c.limit)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			all = append(all, entry{target: h.target(), label: h.name})
+		}
+	}
+	if c.sshHosts != "" {
+		hs, err := sshConfigHosts(c.sshConfig, c.sshHosts)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range hs {
+			all = append(all, entry{target: h, label: h})
+		}
+	}
+	seen := map[string]int{}
+	var out []entry
+	for _, e := range all {
+		seen[e.target]++
+		switch seen[e.target] {
+		case 1:
+			out = append(out, e)
+		case 2:
+			fmt.Fprintf(warn, "ossh: host %s is listed more than once: it runs once\n", e.target)
+		}
+	}
+	var plain []string
+	for _, e := range out {
+		if e.label == "" {
+			plain = append(plain, e.target)
+		}
+	}
+	specs, err := labelHosts(plain)
+	if err != nil {
+		return nil, err
+	}
+	hosts := make([]hostSpec, 0, len(out))
+	for _, e := range out {
+		if e.label == "" {
+			hosts, specs = append(hosts, specs[0]), specs[1:]
+		} else {
+			hosts = append(hosts, hostSpec(e))
+		}
+	}
+	return hosts, nil
 }
 
 // labelHosts gives each target its label: the target without password and

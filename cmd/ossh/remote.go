@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -22,15 +23,15 @@ func remote(ctx context.Context, sub string, args []string) error {
 	if err != nil {
 		return err
 	}
-	targets, err := collectHosts(c.hostArgs, c.hostFiles, os.Stderr)
-	if err != nil {
-		return err
-	}
-	if len(targets) == 0 {
-		return usageErr(sub, "no hosts: the hosts files list none")
-	}
-	if c.hosts, err = labelHosts(targets); err != nil {
+	if c.hosts, err = c.gatherHosts(os.Stderr); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return err // a file ossh could not read: exit status 4
+		}
 		return usageErr(sub, err.Error())
+	}
+	if len(c.hosts) == 0 {
+		return usageErr(sub, "no hosts: the hosts files or the inventory list none")
 	}
 	c.hosts = c.shard.filter(c.hosts)
 	if c.listHosts {
