@@ -41,10 +41,23 @@
 // # Hosts
 //
 // Hosts come from -H (blank-separated, repeatable) and -f files (one host
-// per line, the first field; # starts a comment), each [user@]host[:port].
-// A host listed twice is run once (ossh says so on stderr). A host's label,
-// which prefixes its output and names its files, is the host as given
-// without its port, unless two hosts differ only by port.
+// per line, the first field; # starts a comment), each [user@]host[:port];
+// from an Ansible INI inventory (--inventory, with --limit to choose groups
+// or hosts: groups, children groups, ranges such as web[01:20], and the
+// variables ansible_host, ansible_port and ansible_user); and from the Host
+// aliases of the ssh config that match a pattern (--ssh-hosts). A host
+// listed twice is run once (ossh says so on stderr). A host's label, which
+// prefixes its output and names its files, is its inventory name or ssh
+// alias, or else the host as given without its port, unless two hosts
+// differ only by port. --list-hosts prints the hosts a run would touch.
+//
+// --shard K/N runs only the K-th (from 0) of N slices of the hosts: a
+// host's slice depends on its name alone, so N ossh processes (a
+// Kubernetes Indexed Job, say) cover every host once. --rate bounds the
+// logins started per second; --batch N runs the hosts N at a time, one
+// batch after the other, and --max-fail PCT stops after a batch where more
+// than PCT% of the hosts failed (Ansible's serial and
+// max_fail_percentage): the hosts left are reported as not run.
 //
 // # Output
 //
@@ -74,8 +87,9 @@
 //	     file could not be written
 //	130  interrupted (SIGINT or SIGTERM)
 //
-// --failed-hosts FILE writes the hosts that failed or could not be reached,
-// one per line, as given: the file is a hosts file for a re-run (-f FILE).
+// --failed-hosts FILE writes the hosts that failed, could not be reached or
+// were not run, one per line, as given: the file is a hosts file for a
+// re-run (-f FILE).
 package main
 
 import (
