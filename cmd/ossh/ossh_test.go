@@ -24,7 +24,9 @@ import (
 // building a binary.
 func TestMain(m *testing.M) {
 	if os.Getenv("OSSH_TEST_MAIN") == "1" {
-		code := run(context.Background(), os.Args[1:])
+		ctx, stop := notifyContext() // as main does
+		code := run(ctx, os.Args[1:])
+		stop()
 		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
@@ -250,5 +252,29 @@ func TestLoginTimeout(t *testing.T) {
 	rs := parseNDJSON(t, out)
 	if r := rs["127.0.0.1"]; r.Status != "unreachable" || r.ErrorClass != classTimeout || !strings.Contains(r.Error, "login timeout") {
 		t.Errorf("silent host: %+v", r)
+	}
+}
+
+// SIGINT stops the run: the command is killed, the host reported as
+// interrupted, and ossh exits with 130.
+func TestInterrupt(t *testing.T) {
+	srv, _ := sandbox(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := osshCmd(ctx, "run", "--json", "-F", srv.SSHConfig, "-H", "127.0.0.2", "--", "echo started; sleep 30")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	t0 := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || time.Since(t0) > 10*time.Second {
+		t.Fatalf("exit %d after %v\n%s%s", code, time.Since(t0), out.String(), errb.String())
+	}
+	if r := parseNDJSON(t, out.String())["127.0.0.2"]; r.ErrorClass != classInterrupted || r.Stdout != "started\n" {
+		t.Errorf("%+v", r)
 	}
 }
