@@ -20,9 +20,9 @@
 // put copies local-file to remote-path on every host; get copies
 // remote-file from every host to local-dir/<label>/<base name of
 // remote-file>, creating the directories, so that the hosts' copies never
-// overwrite each other. Both run scp through the host's master (scp's own
-// protocol choice: SFTP from OpenSSH 9.0 on), and show the bytes copied.
-// All paths may hold %LABEL%, as commands do.
+// overwrite each other. Both copy over SFTP through the host's master
+// (--scp: with scp), and show the bytes copied. All paths may hold %LABEL%,
+// as commands do.
 //
 // demo starts a sandbox of 8 hosts (a private sshd with throwaway keys on
 // 127.0.0.2 ... 127.0.0.9), runs a command and a file copy on all of them,
@@ -70,8 +70,14 @@
 // then prints one status line per host. At the end a summary lists the
 // hosts that failed (every host with --summary-all) and a count line. With
 // --json, stdout holds one JSON object per host, printed as soon as the host
-// finishes (NDJSON; see jsonResult for the fields) and the count line goes
-// to stderr. When stderr is a terminal a progress display is kept at the
+// finishes (NDJSON), and the count line goes to stderr. Its fields: host
+// (the label), target, status (ok, failed, unreachable or "not run"),
+// exit_code (null when the command did not run to an exit status),
+// error_class (auth, "host key", connect, timeout, command, transfer,
+// interrupted or "not run") and error, both absent when ok, start and end
+// (RFC 3339), connect_ms, run_ms, stdout and stderr (cut to
+// --json-max-output bytes each, with stdout_truncated or stderr_truncated
+// then true; bytes that are not UTF-8 become U+FFFD). When stderr is a terminal a progress display is kept at the
 // bottom of it (one bar per host being copied, and a total, for put and
 // get); otherwise put and get print a progress line every 10 s
 // (--progress-interval).
