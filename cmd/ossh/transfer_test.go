@@ -14,7 +14,8 @@ func TestPutGet(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "data.bin")
 	data := bytes.Repeat([]byte{0, 1, 2, 255, '\n'}, 400000)
-	os.WriteFile(src, data, 0o644)
+	os.WriteFile(src, data, 0o750)
+	os.Chmod(src, 0o750)
 	remote := "/tmp/ossh-test-" + filepath.Base(dir) + "-%LABEL%.bin"
 	hosts := []string{"-F", srv.SSHConfig, "-H", "127.0.0.2 127.0.0.3"}
 	out, errs, code := ossh(t, append(append([]string{"put", "--progress-interval", "0.1"}, hosts...), src, remote)...)
@@ -24,6 +25,11 @@ func TestPutGet(t *testing.T) {
 	// Not a terminal: plain progress lines with the bytes of both hosts.
 	if !regexp.MustCompile(`(?m)^ossh: [0-2]/2 hosts done, 0 failed, \d+s, [0-9.]+ [KMG]?i?B of 3\.8 MiB copied`).MatchString(errs) {
 		t.Errorf("no progress line:\n%s", errs)
+	}
+	// The new remote files have the local file's mode, as with scp.
+	out, errs, code = ossh(t, append(append([]string{"run"}, hosts...), "--", "stat -c %a "+remote)...)
+	if live, _ := splitOut(out); code != 0 || strings.Join(live, " ") != "127.0.0.2: 750 127.0.0.3: 750" {
+		t.Errorf("modes: exit %d %q %s", code, live, errs)
 	}
 	// Mark each host's copy, so that a get mixing hosts up shows.
 	out, errs, code = ossh(t, append(append([]string{"run", "-q", "--transport", "process"}, hosts...), "--", "printf %LABEL% >> "+remote)...)

@@ -16,17 +16,31 @@ import (
 
 // sftpPut returns the action of ossh put over SFTP: local is copied to
 // remote on each host (into it, under its base name, when remote is a
-// directory), reporting the bytes sent to m.
+// directory), reporting the bytes sent to m. A file it creates gets the
+// local file's permissions without group and other write.
 func sftpPut(local, remote string, m *meter) parallel.Action {
 	return parallel.SFTP(func(ctx context.Context, label string, c *sftp.Client) error {
 		src := parallel.ExpandLabel(local, label)
 		dst := parallel.ExpandLabel(remote, label)
-		if st, err := c.Stat(dst); err == nil && st.IsDir() {
+		st, err := c.Stat(dst)
+		if err == nil && st.IsDir() {
 			dst = path.Join(dst, filepath.Base(src))
+			st, err = c.Stat(dst)
 		}
-		err := openssh.SFTPPutFile(c, src, dst, func(done, total int64) { m.update(label, done, total) })
+		created := err != nil
+		lst, err := os.Stat(src)
 		if err != nil {
+			return err
+		}
+		if err := openssh.SFTPPutFile(c, src, dst, func(done, total int64) { m.update(label, done, total) }); err != nil {
 			return fmt.Errorf("sftp put %s to %s: %w", src, dst, err)
+		}
+		if created {
+			// As scp does: a new file gets the local file's permissions
+			// (less the group and other write bits, the usual umask).
+			if err := c.Chmod(dst, lst.Mode().Perm()&^0o022); err != nil {
+				return fmt.Errorf("sftp put %s to %s: chmod: %w", src, dst, err)
+			}
 		}
 		return nil
 	})
