@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/goopenssh/openssh"
@@ -117,8 +116,8 @@ func (c *config) gatherHosts(warn io.Writer) ([]hostSpec, error) {
 }
 
 // labelHosts gives each target its label: the target without password and
-// port ([user@]host), or with the port when another target has the same
-// user and host on another port.
+// port ([user@]host), or the whole target without password when another
+// target has the same user and host.
 func labelHosts(targets []string) ([]hostSpec, error) {
 	parsed := make([]openssh.Target, len(targets))
 	count := map[string]int{}
@@ -134,18 +133,20 @@ func labelHosts(targets []string) ([]hostSpec, error) {
 	for i, p := range parsed {
 		l := baseLabel(p)
 		if count[l] > 1 {
-			port := p.Port
-			if port == 0 {
-				port = 22
-			}
-			l = p.HostSquared() + ":" + strconv.Itoa(port)
-			if p.User != "" {
-				l = p.User + "@" + l
-			}
+			l = withoutPassword(strings.TrimSpace(targets[i]))
 		}
 		specs[i] = hostSpec{target: targets[i], label: l}
 	}
 	return specs, nil
+}
+
+// withoutPassword drops the password of "user:password@host".
+func withoutPassword(target string) string {
+	at := strings.LastIndexByte(target, '@')
+	if c := strings.IndexByte(target, ':'); c >= 0 && c < at {
+		return target[:c] + target[at:]
+	}
+	return target
 }
 
 func baseLabel(p openssh.Target) string {

@@ -146,6 +146,10 @@ func TestRun(t *testing.T) {
 			t.Errorf("%q: exit %d, want %d; stderr %q", args, code, exitUsage, errs)
 		}
 	}
+	// An output directory that cannot be made: 4.
+	if _, errs, code := ossh(t, "run", "-H", "x", "--outdir", "/dev/null/out", "true"); code != exitInternal || !strings.Contains(errs, "ossh: --outdir /dev/null/out: mkdir /dev/null: not a directory") {
+		t.Errorf("bad --outdir: exit %d, %q", code, errs)
+	}
 	// An unreadable hosts file: 4.
 	if _, errs, code := ossh(t, "run", "-f", "/nonexistent/hosts", "true"); code != exitInternal || !strings.Contains(errs, "/nonexistent/hosts") {
 		t.Errorf("missing hosts file: exit %d, %q", code, errs)

@@ -127,11 +127,11 @@ func TestInlineAndOutdir(t *testing.T) {
 }
 
 func TestLabels(t *testing.T) {
-	specs, err := labelHosts([]string{"a:2222", "u@b", "c:22", "d:1", "d:2", "u:secret@e:2200", "[::1]:2222", "u@f:1", "f:2"})
+	specs, err := labelHosts([]string{"a:2222", "u@b", "c:22", "d:1", "d:2", "u:secret@e:2200", "[::1]:2222", "u@f:1", "f:2", "g", "g:22", "u:pw@g:2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"a", "u@b", "c", "d:1", "d:2", "u@e", "::1", "u@f", "f"}
+	want := []string{"a", "u@b", "c", "d:1", "d:2", "u@e", "::1", "u@f", "f", "g", "g:22", "u@g"}
 	for i, s := range specs {
 		if s.label != want[i] {
 			t.Errorf("%s: label %q, want %q", s.target, s.label, want[i])

@@ -52,10 +52,10 @@ func remote(ctx context.Context, sub string, args []string) error {
 		}
 		expected = st.Size() * int64(len(c.hosts))
 	}
-	for _, d := range []string{c.outdir, c.errdir} {
+	for flag, d := range map[string]string{"--outdir": c.outdir, "--errdir": c.errdir} {
 		if d != "" {
 			if err := os.MkdirAll(d, 0o777); err != nil {
-				return err
+				return fmt.Errorf("%s %s: %w", flag, d, err)
 			}
 		}
 	}

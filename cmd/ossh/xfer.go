@@ -22,11 +22,10 @@ func sftpPut(local, remote string, m *meter) parallel.Action {
 	return parallel.SFTP(func(ctx context.Context, label string, c *sftp.Client) error {
 		src := parallel.ExpandLabel(local, label)
 		dst := parallel.ExpandLabel(remote, label)
-		st, err := c.Stat(dst)
-		if err == nil && st.IsDir() {
+		if st, err := c.Stat(dst); err == nil && st.IsDir() {
 			dst = path.Join(dst, filepath.Base(src))
-			st, err = c.Stat(dst)
 		}
+		_, err := c.Stat(dst)
 		created := err != nil
 		lst, err := os.Stat(src)
 		if err != nil {
