@@ -257,7 +257,7 @@ func (m *Master) setupCtlPath() error {
 	if dir == "" {
 		d, err := defaultCtlDir()
 		if err != nil {
-			return &Error{Code: CodeMasterFailed, Op: "choose control directory", Err: err}
+			return err
 		}
 		dir = d
 	}
@@ -265,8 +265,8 @@ func (m *Master) setupCtlPath() error {
 	if err != nil {
 		return &ArgError{Arg: "Options.CtlDir", Value: fmt.Sprintf("%q", o.CtlDir), Reason: err.Error()}
 	}
-	// Check the length before creating anything: the names are 20 bytes.
-	if err := checkCtlPathLen(filepath.Join(dir, strings.Repeat("x", 20))); err != nil {
+	// Check the length before creating anything.
+	if err := checkCtlPathLen(filepath.Join(dir, strings.Repeat("x", ctlNameLen))); err != nil {
 		return err
 	}
 	if err := ensureCtlDir(dir); err != nil {
