@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // console serializes what ossh writes and keeps a progress display (a few
@@ -16,6 +18,7 @@ type console struct {
 	stdout *os.File
 	stderr *os.File
 	tty    bool
+	width  int // columns of the terminal, less one
 	shown  int // lines of the progress display on the screen
 }
 
@@ -23,6 +26,10 @@ func newConsole(stdout, stderr *os.File) *console {
 	c := &console{stdout: stdout, stderr: stderr}
 	if st, err := stderr.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 		c.tty = true
+		c.width = progressWidth
+		if ws, err := unix.IoctlGetWinsize(int(stderr.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 1 {
+			c.width = int(ws.Col) - 1
+		}
 	}
 	return c
 }
@@ -51,8 +58,9 @@ func (w consoleWriter) Write(p []byte) (int, error) {
 func (c *console) out() io.Writer { return consoleWriter{c, c.stdout} }
 func (c *console) err() io.Writer { return consoleWriter{c, c.stderr} }
 
-// progressWidth is the width progress lines are cut to, so that none wraps
-// on a terminal of 80 columns (a wrapped line would break the redraw).
+// progressWidth is the width progress lines are cut to when the terminal
+// does not tell its own (less one column): a wrapped line would break the
+// redraw.
 const progressWidth = 79
 
 // show replaces the progress display with lines; none clears it.
@@ -64,8 +72,8 @@ func (c *console) show(lines []string) {
 		return
 	}
 	for i, l := range lines {
-		if len(l) > progressWidth {
-			lines[i] = l[:progressWidth]
+		if len(l) > c.width {
+			lines[i] = l[:c.width]
 		}
 	}
 	c.stderr.WriteString(strings.Join(lines, "\n"))
