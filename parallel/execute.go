@@ -49,12 +49,19 @@ func (r *Runner) do(ctx context.Context, h *host, m *openssh.Master, a *Action) 
 	return err
 }
 
-// streams returns the writers an action's output goes to: the Runner's
-// writers behind a label prefix, or buffers that finish appends to the
-// host's Result.
+// streams returns the writers an action's output goes to: the host's own
+// (Runner.Output), the Runner's writers behind a label prefix, or buffers
+// that finish appends to the host's Result.
 func (r *Runner) streams(h *host) (stdout, stderr io.Writer, finish func()) {
+	if r.Output != nil && !h.outSet {
+		h.outSet = true
+		h.out, h.err = r.Output(h.label)
+	}
 	var done []func()
-	mk := func(w io.Writer, buf *[]byte) io.Writer {
+	mk := func(own, w io.Writer, buf *[]byte) io.Writer {
+		if own != nil {
+			return own
+		}
 		if w != nil {
 			lw := &lineWriter{mu: &r.outMu, w: w, prefix: []byte(h.label + ": ")}
 			done = append(done, lw.Flush)
@@ -64,8 +71,8 @@ func (r *Runner) streams(h *host) (stdout, stderr io.Writer, finish func()) {
 		done = append(done, func() { *buf = append(*buf, sb.Bytes()...) })
 		return sb
 	}
-	stdout = mk(r.Stdout, &h.res.Stdout)
-	stderr = mk(r.Stderr, &h.res.Stderr)
+	stdout = mk(h.out, r.Stdout, &h.res.Stdout)
+	stderr = mk(h.err, r.Stderr, &h.res.Stderr)
 	return stdout, stderr, func() {
 		for _, f := range done {
 			f()

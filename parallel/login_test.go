@@ -3,6 +3,7 @@ package parallel
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -197,5 +198,44 @@ func TestConnectRate(t *testing.T) {
 	r2.AddHost("x", "127.0.0.1", nil)
 	if _, err := r2.Run(context.Background()); !errors.Is(err, openssh.ErrInvalid) {
 		t.Errorf("negative ConnectRate: %v", err)
+	}
+}
+
+// Runner.Output gives each host writers of its own, unprefixed, for all
+// its actions; a nil writer leaves the stream to the Result.
+func TestOutputPerHost(t *testing.T) {
+	checkNoLeaks(t)
+	srv, opts := startHosts(t, 3)
+	r := newRunner(t, srv, opts)
+	var mu sync.Mutex
+	outs := map[string]*syncBuffer{}
+	calls := 0
+	r.Output = func(label string) (io.Writer, io.Writer) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		outs[label] = &syncBuffer{}
+		return outs[label], nil
+	}
+	r.All(Command("printf 'one %LABEL%'; echo err >&2"))
+	r.All(Command("echo ' two'"))
+	for round := 1; round <= 2; round++ {
+		res, err := r.Run(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range []string{"h1", "h2", "h3"} {
+			if got := string(outs[l].Bytes()); got != "one "+l+" two\n" {
+				t.Errorf("round %d, %s: output %q", round, l, got)
+			}
+			if x := res.Get(l); len(x.Stdout) != 0 || string(x.Stderr) != "err\n" {
+				t.Errorf("round %d, %s: Result.Stdout %q, Stderr %q", round, l, x.Stdout, x.Stderr)
+			}
+		}
+		if calls != 3*round {
+			t.Errorf("Output called %d times after %d runs of 3 hosts", calls, round)
+		}
+		r.All(Command("printf 'one %LABEL%'; echo err >&2"))
+		r.All(Command("echo ' two'"))
 	}
 }

@@ -109,6 +109,14 @@ type Runner struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
+	// Output, when set, is called once per host and Run, before the first
+	// output of the host's commands and transfers, and returns the
+	// writers that receive that output as it comes, unprefixed: per-host
+	// files, say, or buffers with a cap. A nil writer leaves its stream to
+	// Stdout or Stderr (or the Result). When it returns the same writer
+	// for both streams, that writer must be safe for concurrent use.
+	Output func(label string) (stdout, stderr io.Writer)
+
 	// KeepMasters keeps masters open when Run returns (except after a
 	// cancelled context), for the next Run to use; call [Runner.Close] at
 	// the end. By default each host's master is closed as soon as its
@@ -171,6 +179,10 @@ type host struct {
 	queue []Action
 	pc    int
 	res   *Result
+
+	// the writers of Runner.Output, during a Run
+	outSet   bool
+	out, err io.Writer
 
 	// the login budget of the current action (Runner.LoginTimeout): its
 	// end once the first attempt started, and Result.Connects before it
@@ -443,6 +455,7 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 	for _, h := range hosts {
 		h.queue, h.pending, h.pc = h.pending, nil, 0
 		h.res = &Result{Label: h.label, Target: h.target, ExitCode: -1}
+		h.outSet, h.out, h.err = false, nil, nil
 	}
 	r.mu.Unlock()
 	defer func() {
@@ -476,6 +489,7 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 	for i, h := range hosts {
 		res[i] = h.res
 		h.queue, h.res = nil, nil
+		h.out, h.err = nil, nil
 		if res[i].Err != nil {
 			failed = append(failed, h.label)
 		}
