@@ -124,6 +124,14 @@ func TestInlineAndOutdir(t *testing.T) {
 	if !strings.Contains(out, "[FAILURE] 127.0.0.5: ") || strings.Contains(out, "one 127") {
 		t.Errorf("output:\n%s", out)
 	}
+	// The files get the whole output as it comes, whatever --json keeps.
+	od = filepath.Join(dir, "out2")
+	out, errs, code = ossh(t, "run", "--json", "--json-max-output", "4", "--outdir", od, "-F", srv.SSHConfig, "-H", "127.0.0.2", "--", "seq 100000")
+	o, _ := os.ReadFile(filepath.Join(od, "127.0.0.2"))
+	r := parseNDJSON(t, out)["127.0.0.2"]
+	if code != 0 || len(o) != 588895 || !strings.HasSuffix(string(o), "\n99999\n100000\n") || r.Stdout != "1\n2\n" || !r.StdoutTruncated {
+		t.Errorf("exit %d, file of %d bytes, JSON %+v %s", code, len(o), r, errs)
+	}
 }
 
 func TestLabels(t *testing.T) {

@@ -214,6 +214,8 @@ func (c *config) action(input []byte, m *meter) parallel.Action {
 func execute(ctx context.Context, r *parallel.Runner, con *console, rp *reporter, m *meter, live bool, interval time.Duration) parallel.Results {
 	if live {
 		r.Stdout, r.Stderr = con.out(), con.err()
+	} else {
+		r.Output = rp.output
 	}
 	r.OnResult = func(x *parallel.Result) {
 		if m != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -68,11 +67,12 @@ type reporter struct {
 	n           int // hosts finished
 	failed      int // reached, but a command or copy failed (or timed out)
 	unreachable int
-	writeErr    error // the first output file that could not be written
+	writeErr    error                  // the first output file that could not be written
+	outputs     map[string]*hostOutput // the output of the hosts running
 }
 
 func newReporter(c *config, con *console, total int) *reporter {
-	return &reporter{c: c, con: con, total: total, t0: time.Now()}
+	return &reporter{c: c, con: con, total: total, t0: time.Now(), outputs: map[string]*hostOutput{}}
 }
 
 // counts returns the hosts finished and failed so far (unreachable ones
@@ -101,36 +101,28 @@ func (rp *reporter) onResult(x *parallel.Result) {
 	}
 	rp.mu.Unlock()
 
-	if rp.c.outdir != "" {
-		rp.writeFile(rp.c.outdir, x.Label, x.Stdout)
+	rp.mu.Lock()
+	o := rp.outputs[x.Label]
+	delete(rp.outputs, x.Label)
+	rp.mu.Unlock()
+	if o == nil {
+		o = &hostOutput{} // no output: the host ran no command
 	}
-	if rp.c.errdir != "" {
-		rp.writeFile(rp.c.errdir, x.Label, x.Stderr)
+	for _, s := range []*sink{o.stdout, o.stderr} {
+		if err := s.close(); err != nil {
+			rp.fileError(err)
+		}
 	}
 	switch {
 	case rp.c.json:
-		b, _ := json.Marshal(newJSONResult(x, class, unreachable, rp.c.jsonCap))
+		b, _ := json.Marshal(newJSONResult(x, class, unreachable, o))
 		rp.con.write(rp.con.stdout, append(b, '\n'))
 	case rp.c.quiet:
 	case rp.c.inline:
-		rp.con.write(rp.con.stdout, inlineBlock(n, rp.total, x))
+		rp.con.write(rp.con.stdout, inlineBlock(n, rp.total, x, o))
 	case rp.c.outdir != "" || rp.c.errdir != "":
 		rp.con.write(rp.con.stdout, statusLine(n, rp.total, x))
 	}
-}
-
-func (rp *reporter) writeFile(dir, label string, data []byte) {
-	err := os.WriteFile(filepath.Join(dir, label), data, 0o666)
-	if err == nil {
-		return
-	}
-	rp.mu.Lock()
-	first := rp.writeErr == nil
-	if first {
-		rp.writeErr = err
-	}
-	rp.mu.Unlock()
-	rp.con.write(rp.con.stderr, []byte("ossh: "+err.Error()+"\n"))
 }
 
 // statusLine is pssh's line for a finished host:
@@ -149,12 +141,14 @@ func statusLine(n, total int, x *parallel.Result) []byte {
 
 // inlineBlock is a host's status line followed by its whole stdout and, if
 // any, its stderr under a "stderr:" line.
-func inlineBlock(n, total int, x *parallel.Result) []byte {
+func inlineBlock(n, total int, x *parallel.Result, o *hostOutput) []byte {
 	b := statusLine(n, total, x)
-	b = appendLines(b, x.Stdout)
-	if len(x.Stderr) > 0 {
+	stdout, _ := o.stdout.kept()
+	stderr, _ := o.stderr.kept()
+	b = appendLines(b, stdout)
+	if len(stderr) > 0 {
 		b = append(b, "stderr:\n"...)
-		b = appendLines(b, x.Stderr)
+		b = appendLines(b, stderr)
 	}
 	return b
 }
@@ -213,7 +207,7 @@ type jsonResult struct {
 	StderrTruncated bool   `json:"stderr_truncated,omitempty"`
 }
 
-func newJSONResult(x *parallel.Result, class string, unreachable bool, max int) jsonResult {
+func newJSONResult(x *parallel.Result, class string, unreachable bool, o *hostOutput) jsonResult {
 	j := jsonResult{
 		Host: x.Label, Target: redact(x.Target), Status: "ok",
 		Start: x.Start, End: x.End,
@@ -232,8 +226,10 @@ func newJSONResult(x *parallel.Result, class string, unreachable bool, max int) 
 			j.Status = "not run"
 		}
 	}
-	j.Stdout, j.StdoutTruncated = capped(x.Stdout, max)
-	j.Stderr, j.StderrTruncated = capped(x.Stderr, max)
+	stdout, cut := o.stdout.kept()
+	j.Stdout, j.StdoutTruncated = string(stdout), cut
+	stderr, cut := o.stderr.kept()
+	j.Stderr, j.StderrTruncated = string(stderr), cut
 	return j
 }
 
@@ -244,13 +240,6 @@ func redact(target string) string {
 		return target[:c] + ":***" + target[at:]
 	}
 	return target
-}
-
-func capped(b []byte, max int) (string, bool) {
-	if max > 0 && len(b) > max {
-		return string(b[:max]), true
-	}
-	return string(b), false
 }
 
 // summary prints the failed hosts (every host with all) and the count line.
