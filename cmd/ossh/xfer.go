@@ -31,8 +31,9 @@ func sftpPut(local, remote string, m *meter) parallel.Action {
 		if err != nil {
 			return err
 		}
-		if err := openssh.SFTPPutFile(c, src, dst, func(done, total int64) { m.update(label, done, total) }); err != nil {
-			return fmt.Errorf("sftp put %s to %s: %w", src, dst, err)
+		// The error is an *os.PathError naming the side and the path.
+		if err := openssh.SFTPPutFile(ctx, c, src, dst, func(done, total int64) { m.update(label, done, total) }); err != nil {
+			return err
 		}
 		if created {
 			// As scp does: a new file gets the local file's permissions
@@ -57,12 +58,12 @@ func sftpGet(remote, localDir string, m *meter) parallel.Action {
 		}
 		_, err := os.Lstat(dst)
 		created := errors.Is(err, fs.ErrNotExist)
-		err = openssh.SFTPGetFile(c, src, dst, func(done, total int64) { m.update(label, done, total) })
+		err = openssh.SFTPGetFile(ctx, c, src, dst, func(done, total int64) { m.update(label, done, total) })
 		if err != nil {
 			if created {
 				os.Remove(dst)
 			}
-			return fmt.Errorf("sftp get %s to %s: %w", src, dst, err)
+			return err
 		}
 		return nil
 	})
