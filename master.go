@@ -48,6 +48,8 @@ type Master struct {
 	be   backend      // the transport, chosen once in New (backend.go)
 	proc *procBackend // for what needs a process whatever the transport
 	ctl  *ctlConn     // the kept control connection (backend.go)
+
+	rctl remoteCtl // the pid files of wrapped commands (remotectl.go)
 }
 
 type masterState int
@@ -657,6 +659,9 @@ func (m *Master) Close() error {
 	owned := !m.external && !m.disowned
 	m.mu.Unlock()
 	m.listeners.closeAll()
+	if prev == stateRunning {
+		m.cleanupRemote()
+	}
 	if p == nil || !owned {
 		m.ctl.drop()
 		return nil
