@@ -8,6 +8,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -352,4 +353,79 @@ func TestWrapperTransparent(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestWrapperLoginShells: with each shell as the remote account's login
+// shell, the quoting round trips pass through the wrapper, exit statuses
+// are kept, and a cancelled command is stopped.
+func TestWrapperLoginShells(t *testing.T) {
+	n := 300
+	if testing.Short() {
+		n = 50
+	}
+	seed := testSeed(t)
+	t.Logf("GOOPENSSH_QUOTE_SEED=%d", seed)
+	for _, name := range []string{"dash", "bash", "zsh", "mksh", "ksh", "csh", "tcsh", "fish"} {
+		t.Run(name, func(t *testing.T) {
+			path, err := exec.LookPath(name)
+			if err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("shell %s is required under CI", name)
+				}
+				t.Skipf("%s is not installed", name)
+			}
+			srv := sshtest.Start(t, sshtest.Config{Shell: path})
+			forEachTransport(t, func(t *testing.T, tr Transport) {
+				checkNoLeaks(t)
+				opts := testOptionsT(t, srv, tr)
+				opts.RemoteShell = name
+				m, _ := newTestMaster(t, srv, opts)
+				out, err := m.Capture(t.Context(), "echo $SHELL")
+				if err != nil || !strings.Contains(string(out), name) {
+					t.Fatalf("login shell: %q %v, want %s", out, err, name)
+				}
+				strs := randomStrings(rand.New(rand.NewPCG(seed, 7)), n)
+				run := func(script string) ([]byte, error) {
+					c := m.Command(t.Context(), script)
+					var o, e bytes.Buffer
+					c.Stdout, c.Stderr = &o, &e
+					err := c.Run()
+					if c.rr == nil {
+						t.Errorf("%s: the command was not wrapped", name)
+					}
+					if err != nil || e.Len() > 0 {
+						return o.Bytes(), fmt.Errorf("%s: %v: stderr %q", name, err, truncate(e.String(), 300))
+					}
+					return o.Bytes(), nil
+				}
+				if refused := roundTripWith(t, name, m.quoter, run, strs); refused > 0 {
+					t.Errorf("%d strings refused", refused)
+				}
+				for _, code := range []int{0, 1, 44} {
+					err := m.Command(t.Context(), fmt.Sprintf("echo x; exit %d", code)).Run()
+					var ee *ExitError
+					if got := 0; errors.As(err, &ee) {
+						got = ee.Code
+						if got != code {
+							t.Errorf("exit %d gave %v", code, err)
+						}
+					} else if code != 0 || err != nil {
+						t.Errorf("exit %d gave %v", code, err)
+					}
+				}
+				s := uniqueSleep()
+				ctx, cancel := context.WithCancel(t.Context())
+				c := m.Command(ctx, s)
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				waitRemoteUp(t, m, s)
+				cancel()
+				if err := c.Wait(); !errors.Is(err, context.Canceled) {
+					t.Errorf("err %v, want context.Canceled", err)
+				}
+				waitRemoteGone(t, m, s)
+			})
+		})
+	}
 }
