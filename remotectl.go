@@ -352,6 +352,7 @@ func (c *Cmd) stop() {
 	ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
 	c.stopDone = make(chan struct{})
 	ctlDone := make(chan struct{})
+	var ctlErr error
 	go func() {
 		defer close(c.stopDone)
 		defer cancel()
@@ -359,12 +360,19 @@ func (c *Cmd) stop() {
 		if err != nil || len(eout) > 0 {
 			c.m.log.Debug("openssh: stopping the remote command", "host", c.m.host, "err", err, "stderr", string(eout))
 		}
+		ctlErr = err
 		close(ctlDone)
 	}()
 	select {
 	case <-c.sess.done():
 		return
 	case <-ctlDone:
+	}
+	if ctlErr != nil {
+		// No second session (the master is gone, or the server refused
+		// it): end our side now.
+		c.kill()
+		return
 	}
 	// The group is gone or killed; the session ends as its streams
 	// close. Give it a moment, then end our side.
