@@ -60,6 +60,11 @@
 // When stderr is a terminal and the run lasts more than 2 s, a progress line
 // (hosts done, failed, elapsed time) is kept at the bottom of stderr.
 //
+// Interrupting. Ctrl-C (SIGINT) or SIGTERM stops the run: the remote
+// commands are stopped too (their process groups get SIGTERM, then SIGKILL
+// after a second, as with -T), the summary is printed, and ossh exits with
+// 130. A second Ctrl-C exits at once, without waiting for the remote side.
+//
 // Exit status: 0 when every host succeeded, 1 when any failed, 2 for a
 // usage error, 130 when interrupted.
 package main
@@ -80,6 +85,7 @@ const usageText = `usage: ossh run  [flags] -- command [args...]
 flags: -H hosts -f hostsfile -p N -c N -l user -i key -F config -o option
        -t login-timeout -T command-timeout -r reconnections
        -transport mux|process -q -json
+Ctrl-C or -T stops the remote commands too; a second Ctrl-C exits at once.
 (go doc github.com/goopenssh/openssh/cmd/ossh for details)`
 
 // exitError carries an exit status.
@@ -88,10 +94,39 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext()
 	code := run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
+}
+
+// interruptContext returns a context cancelled by the first SIGINT or
+// SIGTERM, which stops the run and its remote commands; a second one
+// exits at once with status 130.
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(os.Stderr, "ossh: interrupted: stopping the remote commands (interrupt again to exit at once)")
+		cancel()
+		select {
+		case <-sigs:
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 // run runs ossh with args and returns the exit status.

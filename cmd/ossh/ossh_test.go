@@ -23,7 +23,9 @@ import (
 // building a binary.
 func TestMain(m *testing.M) {
 	if os.Getenv("OSSH_TEST_MAIN") == "1" {
-		code := run(context.Background(), os.Args[1:])
+		ctx, stop := interruptContext()
+		code := run(ctx, os.Args[1:])
+		stop()
 		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
