@@ -629,6 +629,7 @@ func (m *Master) Stop(ctx context.Context) error {
 	if err := m.WaitForMaster(ctx); err != nil {
 		return err
 	}
+	m.cleanupRemote(false)
 	if err := m.ctl.stop(ctx); err != nil {
 		return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: muxDetail(err)}
 	}
@@ -660,7 +661,7 @@ func (m *Master) Close() error {
 	m.mu.Unlock()
 	m.listeners.closeAll()
 	if prev == stateRunning {
-		m.cleanupRemote()
+		m.cleanupRemote(true)
 	}
 	if p == nil || !owned {
 		m.ctl.drop()

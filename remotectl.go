@@ -29,7 +29,7 @@ import (
 // line's status (POSIX form; csh and fish have their own):
 //
 //	echo T $$ 1<>F; <the line>
-//	s=$?; echo x 1<>F; exit $s
+//	s=$?; echo xT 1<>F; exit $s
 //
 // The line starts on the wrapper's first line, so the shell's line numbers
 // ($LINENO, error messages) are the same. Nothing is written to stdout or
@@ -159,13 +159,13 @@ func (rr *remoteRun) wrap(line string, first bool) string {
 		if first {
 			rec = "(umask 077; " + rec + ")"
 		}
-		return rec + "; " + line + "\nset _goopenssh_s=$status; : >! " + f + "; exit $_goopenssh_s"
+		return rec + "; " + line + "\nset _goopenssh_s=$status; echo x" + t + " >! " + f + "; exit $_goopenssh_s"
 	case famFish:
 		rec := "echo " + t + " $fish_pid >" + f
 		if first {
 			rec = "begin; set -l _goopenssh_u (umask); umask 077; " + rec + "; umask $_goopenssh_u; end"
 		}
-		return rec + "; " + line + "\nset -l _goopenssh_s $status; echo -n >" + f + "; exit $_goopenssh_s"
+		return rec + "; " + line + "\nset -l _goopenssh_s $status; echo x" + t + " >" + f + "; exit $_goopenssh_s"
 	}
 	// 1<> writes over the start of the file without truncating it (the
 	// readers take the first line): truncating and writing again costs a
@@ -180,16 +180,16 @@ func (rr *remoteRun) wrap(line string, first bool) string {
 	for _, s := range trappedSignals {
 		b.WriteString("trap '_goopenssh_sig " + s + "' " + s + "; ")
 	}
-	b.WriteString(rec + "; " + line + "\n_goopenssh_s=$?; echo x 1<>" + f + "; exit $_goopenssh_s")
+	b.WriteString(rec + "; " + line + "\n_goopenssh_s=$?; echo x" + t + " 1<>" + f + "; exit $_goopenssh_s")
 	return b.String()
 }
 
 // The control scripts, run by sh in a second session. waitPID waits up to
 // 3 s for the wrapper to have written the file (the command may not have
-// started yet) and sets p to its pid.
+// started yet) and sets p to its pid; it exits when the command is done.
 func (rr *remoteRun) waitPID() string {
 	return "f=" + rr.path + " t=" + rr.token + " n=0; " +
-		`while :; do read x p s <"$f" 2>/dev/null && [ "$x" = "$t" ] && break; ` +
+		`while :; do read x p s <"$f" 2>/dev/null && { [ "$x" = "$t" ] && break; [ "$x" = "x$t" ] && exit 0; }; ` +
 		`n=$((n+1)); [ $n -gt 30 ] && exit 3; sleep 0.1 2>/dev/null || sleep 1; done; `
 }
 
@@ -260,18 +260,32 @@ func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, e
 	return ob.Bytes(), eb.Bytes(), nil
 }
 
-// cleanupRemote removes the Master's files, from Close.
-func (m *Master) cleanupRemote() {
+// cleanupRemote removes the Master's files and stops wrapping commands:
+// from Close all of them, from Stop those of the commands that have ended
+// (the running ones still need theirs).
+func (m *Master) cleanupRemote(all bool) {
 	r := &m.rctl
 	r.mu.Lock()
 	r.closed = true
 	prefix, fam := r.prefix, r.fam
+	var files []string
+	if all {
+		files = []string{prefix + "[0-9]*"}
+	} else {
+		for slot := range r.made {
+			if !r.inUse[slot] {
+				files = append(files, prefix+strconv.Itoa(slot))
+			}
+		}
+	}
 	r.mu.Unlock()
-	r.active.Wait()
-	if prefix == "" {
+	if all {
+		r.active.Wait()
+	}
+	if prefix == "" || len(files) == 0 {
 		return
 	}
-	line, err := ctlLine(fam, "rm -f "+prefix+"[0-9]*")
+	line, err := ctlLine(fam, "rm -f "+strings.Join(files, " "))
 	if err != nil {
 		return
 	}
@@ -345,6 +359,11 @@ func (c *Cmd) stop() {
 		c.kill()
 		return
 	}
+	select {
+	case <-c.sess.done():
+		return // it ended by itself meanwhile
+	default:
+	}
 	grace := c.stopGrace()
 	line, err := ctlLine(c.rr.fam, c.rr.stopScript(grace))
 	if err != nil {
@@ -405,8 +424,13 @@ func (c *Cmd) Signal(sig os.Signal) error {
 	if !ok {
 		return &ArgError{Arg: "sig", Value: fmt.Sprint(sig), Reason: "not a signal the library can send by name"}
 	}
-	if !c.started || c.sess == nil || c.finished {
-		return &ArgError{Arg: "Cmd", Reason: "Signal needs a running command"}
+	if !c.started || c.sess == nil {
+		return &ArgError{Arg: "Cmd", Reason: "Signal needs a started command"}
+	}
+	select {
+	case <-c.sess.done():
+		return &ArgError{Arg: "Cmd", Reason: "Signal after the command ended"}
+	default:
 	}
 	if c.rr == nil {
 		return &ArgError{Arg: "Cmd", Reason: "Signal needs a command run through a POSIX, csh or fish shell, without KeepRemote"}

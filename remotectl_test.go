@@ -94,6 +94,20 @@ func TestStopRemote(t *testing.T) {
 			}
 			waitRemoteGone(t, m, s)
 		})
+		t.Run("Immediate", func(t *testing.T) {
+			// Cancelled before the remote shell has recorded its pid.
+			s := uniqueSleep()
+			ctx, cancel := context.WithCancel(t.Context())
+			c := m.Command(ctx, s)
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			if err := c.Wait(); !errors.Is(err, context.Canceled) {
+				t.Errorf("err %v, want context.Canceled", err)
+			}
+			waitRemoteGone(t, m, s)
+		})
 		t.Run("Tree", func(t *testing.T) {
 			a, b := uniqueSleep(), uniqueSleep()
 			ctx, cancel := context.WithCancel(t.Context())
@@ -214,6 +228,30 @@ func TestRemoteSignal(t *testing.T) {
 			}
 			if string(rest) != "got USR1\n" {
 				t.Errorf("output %q, want the trap's", rest)
+			}
+		})
+		t.Run("WhileWaiting", func(t *testing.T) {
+			c := m.Command(t.Context(), "trap 'exit 9' USR2; echo ready; while :; do sleep 0.1; done")
+			r, err := c.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			io.ReadFull(r, make([]byte, 6))
+			werr := make(chan error, 1)
+			go func() { werr <- c.Wait() }()
+			if err := c.Signal(syscall.SIGUSR2); err != nil {
+				t.Fatalf("Signal: %v", err)
+			}
+			var ee *ExitError
+			if err := <-werr; !errors.As(err, &ee) || ee.Code != 9 {
+				t.Errorf("err %v, want exit status 9", err)
+			}
+			var ae *ArgError
+			if err := c.Signal(syscall.SIGUSR2); !errors.As(err, &ae) {
+				t.Errorf("Signal after the end: %v", err)
 			}
 		})
 		t.Run("KillSelf", func(t *testing.T) {
@@ -344,7 +382,7 @@ func TestWrapperTransparent(t *testing.T) {
 			if st.Mode().Perm() != 0o600 {
 				t.Errorf("mode %v, want 0600", st.Mode().Perm())
 			}
-			if b, _ := os.ReadFile(prefix + "0"); !bytes.HasPrefix(b, []byte("x\n")) {
+			if b, _ := os.ReadFile(prefix + "0"); !bytes.HasPrefix(b, []byte("x")) {
 				t.Errorf("the file holds %q after the command ended, want it marked done", b)
 			}
 			m.Close()
