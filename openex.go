@@ -45,8 +45,11 @@ import (
 // remote shells of the POSIX, csh and fish families, through a wrapper
 // around the command line (see remotectl.go): the shell records its pid
 // in a private file under /tmp before running the line, which runs
-// unchanged, with the same output and exit status. [Cmd.Signal] sends a
-// signal the same way. Set KeepRemote to leave the remote command
+// unchanged, with the same output and exit status (one difference: a line
+// whose syntax error is found only at its end is reported by the shell at
+// its line 2). A process that leaves the group (setsid, a daemon, a shell
+// with job control on) is not reached. [Cmd.Signal] sends a signal the
+// same way. The Master reuses the files; Close removes them. Set KeepRemote to leave the remote command
 // running: then only the local side ends (the local ssh gets SIGTERM, then
 // SIGKILL after the grace period; over [TransportMux] the session's
 // control connection is closed), and a remote command without a tty goes
@@ -118,10 +121,9 @@ type Cmd struct {
 	// [Cmd]): the remote process group gets SIGTERM and the local side
 	// ends, so Wait returns within IdleTimeout plus a short grace whatever
 	// the remote command does. With KeepRemote, the library closes its ends
-	// of the pipes and ends the local ssh at once.
-	// It
-	// cannot be used with StartPty, StartSocket or StartPipedTo, whose
-	// streams the library does not see.
+	// of the pipes and ends the local ssh at once. It cannot be used with
+	// StartPty, StartSocket or StartPipedTo, whose streams the library does
+	// not see.
 	IdleTimeout time.Duration
 	// KillOnTimeout is kept for Net::OpenSSH's kill_ssh_on_timeout, which
 	// it maps: IdleTimeout always ends the command now (the remote one
