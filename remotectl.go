@@ -189,8 +189,9 @@ func (rr *remoteRun) wrap(line string, first bool) string {
 // started yet) and sets p to its pid; it exits when the command is done.
 func (rr *remoteRun) waitPID() string {
 	return "f=" + rr.path + " t=" + rr.token + " n=0; " +
-		`while :; do read x p s <"$f" 2>/dev/null && { [ "$x" = "$t" ] && break; [ "$x" = "x$t" ] && exit 0; }; ` +
-		`n=$((n+1)); [ $n -gt 30 ] && exit 3; sleep 0.1 2>/dev/null || sleep 1; done; `
+		`while :; do read x p s 2>/dev/null <"$f" && { [ "$x" = "$t" ] && break; [ "$x" = "x$t" ] && exit 0; }; ` +
+		`n=$((n+1)); [ $n -gt 30 ] && { echo "no pid recorded in $f after 3 s" >&2; exit 3; }; ` +
+		`sleep 0.1 2>/dev/null || sleep 1; done; `
 }
 
 // stopScript sends TERM to the group, then KILL when it is still there
