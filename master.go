@@ -623,7 +623,8 @@ func (m *Master) Check(ctx context.Context) error {
 // Stop tells the master to stop accepting new sessions (the request of
 // "ssh -O stop"): its socket is removed, sessions already running go on,
 // and the master exits when the last of them ends (at once when none is
-// open). Every later operation fails with [ErrMasterStopped], as in
+// open). The pid files of the commands that have ended (see
+// [Cmd]) are removed first, in one session. Every later operation fails with [ErrMasterStopped], as in
 // Net::OpenSSH. Close still reaps the master process.
 func (m *Master) Stop(ctx context.Context) error {
 	if err := m.WaitForMaster(ctx); err != nil {
@@ -643,7 +644,9 @@ func (m *Master) Stop(ctx context.Context) error {
 // Close ends the master: it asks it to exit (the request of "ssh -O
 // exit", sent over the control connection), then, if it has not exited
 // after about 2 s, sends SIGTERM and, 3 s later, SIGKILL to its process
-// group; it reaps the process and removes the socket. A master the Master does not own (external
+// group; it reaps the process and removes the socket. Before that, when
+// commands ran with the stop wrapper (see [Cmd]), one session removes
+// their pid files on the remote host. A master the Master does not own (external
 // or disowned) is left running. Close is idempotent; after it every
 // operation fails with [ErrClosed].
 func (m *Master) Close() error {
