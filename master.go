@@ -34,6 +34,7 @@ type Master struct {
 	vars     *varTable
 	log      *slog.Logger
 	sessions chan struct{} // MaxSessions semaphore; nil means no limit
+	ctlSlot  chan struct{} // the session kept for stopping commands (remotectl.go); nil: none
 	auth     authState     // pty login: secret, prompt, handler (auth.go)
 
 	mu       sync.Mutex
@@ -198,11 +199,18 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	switch n := o.MaxSessions; {
-	case n == 0:
-		m.sessions = make(chan struct{}, 10)
-	case n > 0:
-		m.sessions = make(chan struct{}, n)
+	n := o.MaxSessions
+	if n == 0 {
+		n = 10
+	}
+	switch {
+	case n >= 2:
+		// One session is kept for stopping and signalling commands: with
+		// every slot taken by commands, none could be stopped.
+		m.sessions = make(chan struct{}, n-1)
+		m.ctlSlot = make(chan struct{}, 1)
+	case n == 1:
+		m.sessions = make(chan struct{}, 1)
 	}
 	if err := m.setupCtlPath(); err != nil {
 		return nil, err

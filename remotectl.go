@@ -219,11 +219,36 @@ func ctlLine(fam shellFamily, script string) (string, error) {
 }
 
 // runCtl runs a control line in a session of its own and returns its
-// standard output and standard error. It does not take a session slot
-// (Options.MaxSessions): the command it acts on holds one. ctx ends it.
+// standard output and standard error. It takes a free session slot
+// (Options.MaxSessions), or else the one the Master keeps for control
+// sessions, so that it can run while commands hold every other slot. ctx
+// ends it.
 func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, err error) {
 	m.rctl.active.Add(1)
 	defer m.rctl.active.Done()
+	// A free slot of the commands', or else the one kept for this.
+	linger := time.Duration(0)
+	if m.sessions != nil {
+		select {
+		case m.sessions <- struct{}{}:
+			defer func() { m.releaseSessionAfter(linger) }()
+		default:
+			if m.ctlSlot != nil {
+				select {
+				case m.ctlSlot <- struct{}{}:
+					defer func() {
+						if linger <= 0 {
+							<-m.ctlSlot
+							return
+						}
+						time.AfterFunc(linger, func() { <-m.ctlSlot })
+					}()
+				case <-ctx.Done():
+					return nil, nil, ctx.Err()
+				}
+			}
+		}
+	}
 	or, ow, err := os.Pipe()
 	if err != nil {
 		return nil, nil, err
@@ -254,6 +279,7 @@ func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, e
 		sess.end(time.Second)
 	}
 	sess.wait()
+	linger = sess.linger()
 	wg.Wait()
 	if ctx.Err() != nil {
 		return ob.Bytes(), eb.Bytes(), ctx.Err()

@@ -198,6 +198,43 @@ func TestStopRemote(t *testing.T) {
 	})
 }
 
+// TestStopAllSessionsBusy: with every session slot taken by commands, the
+// one the Master keeps still lets it stop them all.
+func TestStopAllSessionsBusy(t *testing.T) {
+	checkNoLeaks(t)
+	srv := sshtest.Start(t, sshtest.Config{MaxSessions: 3})
+	forEachTransport(t, func(t *testing.T, tr Transport) {
+		checkNoLeaks(t)
+		opts := testOptionsT(t, srv, tr)
+		opts.MaxSessions = 3
+		m, _ := newTestMaster(t, srv, opts)
+		watch, _ := newTestMasterT(t, srv, nil, tr) // m has no slot for ps
+		ctx, cancel := context.WithCancel(t.Context())
+		var sleeps []string
+		var cmds []*Cmd
+		for range 2 {
+			s := uniqueSleep()
+			c := m.Command(ctx, s)
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sleeps, cmds = append(sleeps, s), append(cmds, c)
+		}
+		for _, s := range sleeps {
+			waitRemoteUp(t, watch, s)
+		}
+		cancel()
+		for _, c := range cmds {
+			if err := c.Wait(); !errors.Is(err, context.Canceled) {
+				t.Errorf("err %v, want context.Canceled", err)
+			}
+		}
+		for _, s := range sleeps {
+			waitRemoteGone(t, watch, s)
+		}
+	})
+}
+
 // TestRemoteSignal: Cmd.Signal reaches a trap in the remote script, and a
 // shell killed by a signal reports it in ExitError.Signal.
 func TestRemoteSignal(t *testing.T) {
