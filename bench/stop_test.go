@@ -10,15 +10,23 @@ import (
 )
 
 // BenchmarkStopWrapper measures what the stop wrapper (see remotectl.go)
-// costs a remote `true`: per transport, 200 runs with the wrapper (the
+// costs a remote `true` (and /bin/true): per transport, 200 runs with the wrapper (the
 // default) and 200 with KeepRemote (no wrapper), interleaved one by one,
 // and reports the ratio of the medians and of the means. Run it alone:
 //
 //	go test -run '^$' -bench StopWrapper -benchtime 1x ./bench
 func BenchmarkStopWrapper(b *testing.B) {
 	srv := sshtest.Start(b, sshtest.Config{})
-	for _, tr := range []openssh.Transport{openssh.TransportProcess, openssh.TransportMux} {
-		b.Run(tr.String(), func(b *testing.B) {
+	for _, bc := range []struct {
+		tr   openssh.Transport
+		line string
+	}{
+		{openssh.TransportProcess, "true"},
+		{openssh.TransportMux, "true"},
+		{openssh.TransportMux, "/bin/true"}, // not a builtin: the shell forks it instead of exec'ing it
+	} {
+		tr := bc.tr
+		b.Run(tr.String()+"/"+bc.line, func(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			m, err := openssh.New(ctx, srv.Addr, &openssh.Options{
 				ConfigFile: srv.SSHConfig,
@@ -35,7 +43,7 @@ func BenchmarkStopWrapper(b *testing.B) {
 			const n = 200
 			var on, off []time.Duration
 			run := func(keep bool) time.Duration {
-				c := m.Command(context.Background(), "true")
+				c := m.Command(context.Background(), bc.line)
 				c.KeepRemote = keep
 				t0 := time.Now()
 				if err := c.Run(); err != nil {
