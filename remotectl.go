@@ -28,8 +28,8 @@ import (
 // caller's line unchanged, then marks the file done and exits with the
 // line's status (POSIX form; csh and fish have their own):
 //
-//	echo T $$ 1<>F; <the line>
-//	s=$?; echo xT 1<>F; exit $s
+//	{ echo T $$ 1<>F; } 2>/dev/null; <the line>
+//	s=$?; { echo xT 1<>F; } 2>/dev/null; exit $s
 //
 // The line starts on the wrapper's first line, so the shell's line numbers
 // ($LINENO, error messages) are the same. Nothing is written to stdout or
@@ -155,32 +155,41 @@ func (rr *remoteRun) wrap(line string, first bool) string {
 	f, t := rr.path, rr.token
 	switch rr.fam {
 	case famCsh:
+		// csh performs the redirection of a one-line if even when the
+		// test fails, hence the if-then blocks, which keep a read-only
+		// /tmp from adding an error message to stderr. csh has no
+		// $LINENO and its messages give no line.
 		rec := "echo " + t + " $$ >! " + f
 		if first {
 			rec = "(umask 077; " + rec + ")"
 		}
-		return rec + "; " + line + "\nset _goopenssh_s=$status; echo x" + t + " >! " + f + "; exit $_goopenssh_s"
+		return "if ( -w /tmp ) then\n" + rec + "\nendif\n" + line +
+			"\nset _goopenssh_s=$status\nif ( -w " + f + " ) then\necho x" + t + " >! " + f + "\nendif\nexit $_goopenssh_s"
 	case famFish:
+		// fish reports a failed redirection on its own stderr: test
+		// first.
 		rec := "echo " + t + " $fish_pid >" + f
 		if first {
 			rec = "begin; set -l _goopenssh_u (umask); umask 077; " + rec + "; umask $_goopenssh_u; end"
 		}
-		return rec + "; " + line + "\nset -l _goopenssh_s $status; echo x" + t + " >" + f + "; exit $_goopenssh_s"
+		return "test -w /tmp; and " + rec + "; " + line +
+			"\nset -l _goopenssh_s $status; test -w " + f + "; and echo x" + t + " >" + f + "; exit $_goopenssh_s"
 	}
 	// 1<> writes over the start of the file without truncating it (the
 	// readers take the first line): truncating and writing again costs a
 	// block allocation at close on ext4 (auto_da_alloc), which more than
-	// doubled the time of a remote "true".
-	rec := "echo " + t + " $$ 1<>" + f
+	// doubled the time of a remote "true". The braces send the error of a
+	// failed write (a read-only /tmp) to /dev/null, without a subshell.
+	rec := "{ echo " + t + " $$ 1<>" + f + "; } 2>/dev/null"
 	if first {
 		rec = "(umask 077; " + rec + ")"
 	}
 	var b strings.Builder
-	b.WriteString("_goopenssh_sig() { trap - $1; echo " + t + " $$ $1 1<>" + f + "; kill -$1 $$; }; ")
+	b.WriteString("_goopenssh_sig() { trap - $1; { echo " + t + " $$ $1 1<>" + f + "; } 2>/dev/null; kill -$1 $$; }; ")
 	for _, s := range trappedSignals {
 		b.WriteString("trap '_goopenssh_sig " + s + "' " + s + "; ")
 	}
-	b.WriteString(rec + "; " + line + "\n_goopenssh_s=$?; echo x" + t + " 1<>" + f + "; exit $_goopenssh_s")
+	b.WriteString(rec + "; " + line + "\n_goopenssh_s=$?; { echo x" + t + " 1<>" + f + "; } 2>/dev/null; exit $_goopenssh_s")
 	return b.String()
 }
 

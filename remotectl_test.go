@@ -406,6 +406,39 @@ func TestWrapperTransparent(t *testing.T) {
 				}
 			})
 		}
+		t.Run("Unwritable", func(t *testing.T) {
+			// The pid file cannot be written (here: a directory in its
+			// place; a read-only /tmp fails the same way): the command runs,
+			// its output and status unchanged.
+			if os.Geteuid() != 0 {
+				t.Skip("needs root: the remote account must not own the blocker")
+			}
+			if err := m.System(t.Context(), "true"); err != nil {
+				t.Fatal(err)
+			}
+			busy := m.Command(t.Context(), "sleep 5") // holds slot 0
+			if err := busy.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer busy.Wait()
+			defer busy.Signal(syscall.SIGKILL)
+			blocker := m.rctl.prefix + "1"
+			if err := os.Mkdir(blocker, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			defer os.Remove(blocker)
+			c := m.Command(t.Context(), "echo out; echo err >&2; exit 3")
+			var out, errb bytes.Buffer
+			c.Stdout, c.Stderr = &out, &errb
+			err := c.Run()
+			var ee *ExitError
+			if !errors.As(err, &ee) || ee.Code != 3 || out.String() != "out\n" || errb.String() != "err\n" {
+				t.Errorf("got %q %q %v, want \"out\\n\" \"err\\n\" and status 3", out.String(), errb.String(), err)
+			}
+			if c.rr == nil || c.rr.slot != 1 {
+				t.Errorf("the command did not use slot 1")
+			}
+		})
 		t.Run("Files", func(t *testing.T) {
 			// The server is local: its /tmp is ours.
 			if err := m.System(t.Context(), "true"); err != nil {
