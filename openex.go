@@ -658,23 +658,23 @@ func (c *Cmd) cleanupFailedStart() {
 
 // Wait waits for the command to exit and for the copying of its streams,
 // and releases its session slot. The first failure wins: ctx and the idle
-// timeout give an [*Error] (see [Cmd]); a non-zero exit is an
-// [*ExitError] with the remote status. Status 255 is ambiguous: ssh uses it
-// for its own failures, a remote command may exit with it, and the mux
-// client of OpenSSH (checked with 9.2) also reports a remote process killed
-// by a signal as 255 and prints nothing. When the remote shell is of the
-// POSIX family and the command was wrapped (see [Cmd]), the wrapper records
-// the signal that killed the shell (HUP, INT, QUIT, TERM, USR1, USR2, ALRM
-// or PIPE; not KILL, which cannot be caught), and on 255 Wait reads it
-// through a second session and sets [ExitError.Signal]. A status of 128+n
-// is left as it is: it is what a shell reports for a child killed by
-// signal n, or a plain exit with that status, and the two cannot be told
-// apart. On 255 the library also checks the master: when it is gone, or ssh said the session was
-// refused or its control socket failed, the error is an [*Error] with code
-// CodeSlaveFailed whose chain holds the master's failure
-// (errors.Is(err, ErrMasterGone) when the master died). Otherwise 255
-// stays an [*ExitError]. A failure to copy a stream (a Writer returning an
-// error) is an [*Error] with code CodeSlavePipeFailed.
+// timeout give an [*Error] (see [Cmd]); a non-zero exit is an [*ExitError]
+// with the remote status. Status 255 is ambiguous: ssh uses it for its own
+// failures, a remote command may exit with it, and the mux client of
+// OpenSSH (checked with 9.2) also reports a remote process killed by a
+// signal as 255 and prints nothing. When the remote shell is of the POSIX
+// family and the command was wrapped (see [Cmd]), the wrapper records the
+// signal that killed the shell (INT, QUIT, TERM, USR1, USR2, ALRM or PIPE;
+// not KILL, which cannot be caught, nor HUP, see remotectl.go), and on 255
+// Wait reads it through a second session and sets [ExitError.Signal]. A
+// status of 128+n is left as it is: it is what a shell reports for a child
+// killed by signal n, or a plain exit with that status, and the two cannot
+// be told apart. On 255 the library also checks the master: when it is
+// gone, or ssh said the session was refused or its control socket failed,
+// the error is an [*Error] with code CodeSlaveFailed whose chain holds the
+// master's failure (errors.Is(err, ErrMasterGone) when the master died).
+// Otherwise 255 stays an [*ExitError]. A failure to copy a stream (a Writer
+// returning an error) is an [*Error] with code CodeSlavePipeFailed.
 func (c *Cmd) Wait() error {
 	if !c.started || c.sess == nil {
 		return &ArgError{Arg: "Cmd", Reason: "Wait before a successful Start"}

@@ -46,7 +46,10 @@ import (
 // In POSIX shells the wrapper also traps the common signals. The trap
 // records the signal's name in the file, restores the default action and
 // sends the signal to the shell again, so the shell still dies of it (and
-// a trap the caller's line sets replaces the wrapper's). When a session
+// a trap the caller's line sets replaces the wrapper's). A shell runs a
+// trap only after its foreground child has ended: a signal sent to the
+// shell alone (not to its group, as the library sends it) now waits for
+// the child. When a session
 // ends without an exit status (the shell was killed by a signal: OpenSSH's
 // mux client reports 255), Wait reads the file through a second session
 // and sets ExitError.Signal.
@@ -90,7 +93,11 @@ func (f shellFamily) quoter() Quoter {
 }
 
 // trappedSignals are the signals whose name the POSIX wrapper records.
-var trappedSignals = []string{"HUP", "INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "PIPE"}
+// Not HUP: a shell runs a trap only once its foreground child has ended,
+// and on a hangup the kernel signals the session leader (the shell) alone,
+// then the foreground group when the leader exits; a trapped HUP would
+// leave the child running.
+var trappedSignals = []string{"INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "PIPE"}
 
 // remoteCtl is a Master's share of the mechanism: the file names and the
 // slots in use.
