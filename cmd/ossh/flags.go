@@ -127,6 +127,7 @@ Copies remote-file from every host to local-dir/<host>/<base name> over SFTP.
 
 const helpTail = `
 Durations are seconds (30, 1.5) or Go durations (90s, 2m).
+Ctrl-C or -T stops the remote commands too; a second Ctrl-C exits at once.
 Exit status: 0 all hosts ok, 1 a command or copy failed, 2 usage error,
 3 hosts unreachable, 4 ossh failed, 130 interrupted.
 `

@@ -96,6 +96,13 @@
 // --failed-hosts FILE writes the hosts that failed, could not be reached or
 // were not run, one per line, as given: the file is a hosts file for a
 // re-run (-f FILE).
+//
+// # Interrupting
+//
+// Ctrl-C (SIGINT) or SIGTERM stops the run: the remote
+// commands are stopped too (their process groups get SIGTERM, then SIGKILL
+// after a second, as with -T), the summary is printed, and ossh exits with
+// 130. A second Ctrl-C exits at once, without waiting for the remote side.
 package main
 
 import (
@@ -123,16 +130,39 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
-	ctx, stop := notifyContext()
+	ctx, stop := interruptContext()
 	code := run(ctx, os.Args[1:])
 	stop()
 	os.Exit(code)
 }
 
-// notifyContext returns the context of a run of ossh: SIGINT and SIGTERM
-// cancel it, which stops the run (commands are killed, masters closed).
-func notifyContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+// interruptContext returns a context cancelled by the first SIGINT or
+// SIGTERM, which stops the run and its remote commands; a second one
+// exits at once with status 130.
+func interruptContext() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+		case <-done:
+			return
+		}
+		fmt.Fprintln(os.Stderr, "ossh: interrupted: stopping the remote commands (interrupt again to exit at once)")
+		cancel()
+		select {
+		case <-sigs:
+			os.Exit(exitInterrupted)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }
 
 // run runs ossh with args and returns the exit status.
@@ -203,7 +233,8 @@ usage:
   ossh help [command]                        the flags of a command
   ossh --version                             ossh's version and ssh's
 
-"ossh <command> --help" lists the flags of a command. Exit status: 0 all
+"ossh <command> --help" lists the flags of a command. Ctrl-C stops the
+remote commands too; a second Ctrl-C exits at once. Exit status: 0 all
 hosts ok, 1 a command or copy failed, 2 usage error, 3 hosts unreachable,
 4 ossh failed, 130 interrupted.
 `

@@ -24,7 +24,7 @@ import (
 // building a binary.
 func TestMain(m *testing.M) {
 	if os.Getenv("OSSH_TEST_MAIN") == "1" {
-		ctx, stop := notifyContext() // as main does
+		ctx, stop := interruptContext()
 		code := run(ctx, os.Args[1:])
 		stop()
 		os.Exit(code)
