@@ -54,6 +54,10 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		release()
 		return nil, fail(err, "")
 	}
+	// Bulk data in both directions: big pipe buffers (Linux) let the
+	// master and this process move a whole 255 KiB packet per wake-up.
+	growPipe(inW)
+	growPipe(outW)
 	w, err := m.sftpSession(ctx, inR, outW)
 	inR.Close()
 	outW.Close()

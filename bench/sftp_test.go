@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/goopenssh/openssh"
 )
@@ -132,9 +133,21 @@ func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64) {
 func benchSFTP(b *testing.B, get bool) {
 	e := newTransportEnv(b)
 	impls, n := sftpImpls(b, e, get)
-	impls, total, iters := interleave(b, impls, sequential(b.Context()))
+	// The local CPU per GiB (this process, the masters, sftp and its
+	// ssh) tells apart what throughput on a loaded machine cannot.
+	pids := []int{e.native.MasterPID(), e.process.MasterPID()}
+	cpu := map[string]time.Duration{}
+	seq := sequential(b.Context())
+	block := func(im impl) (time.Duration, error) {
+		c0 := localCPU(pids)
+		d, err := seq(im)
+		cpu[im.name] += localCPU(pids) - c0
+		return d, err
+	}
+	impls, total, iters := interleave(b, impls, block)
 	for j, im := range impls {
 		b.ReportMetric(float64(n)*float64(iters)/total[j].Seconds()/1e6, im.name+"-MB/s")
+		b.ReportMetric(float64(cpu[im.name].Milliseconds())*float64(gib)/float64(n)/float64(iters), im.name+"-cpums/GiB")
 	}
 }
 
