@@ -99,6 +99,8 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		c.Close()
 		return nil, ctxError(ctx.Err(), "sftp", m.host)
 	}
+	w.client = c
+	sftpMasters.Store(c, m) // for the fast path of SFTPGetFile and SFTPPutFile
 	return c, nil
 }
 
@@ -141,6 +143,7 @@ type sftpConn struct {
 	r       *os.File
 	release func()
 	sess    session
+	client  *sftp.Client  // set once the client is made
 	tail    *tailBuffer   // the session's stderr
 	copied  chan struct{} // closed when the stderr copy has ended
 	once    sync.Once
@@ -154,6 +157,9 @@ func (c *sftpConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
 func (c *sftpConn) Close() error {
 	c.once.Do(func() {
+		if c.client != nil {
+			sftpMasters.Delete(c.client)
+		}
 		c.err = c.w.Close()
 		select {
 		case <-c.sess.done():
@@ -175,6 +181,9 @@ func (c *sftpConn) Close() error {
 // concurrent reads. progress, when not nil, receives the bytes written so
 // far and the remote file's size.
 func SFTPGetFile(c *sftp.Client, remote, local string, progress ProgressFunc) (err error) {
+	if ok, err := fastGet(c, remote, local, progress); ok {
+		return err
+	}
 	rf, err := c.Open(remote)
 	if err != nil {
 		return err
@@ -219,13 +228,19 @@ func SFTPPutFile(c *sftp.Client, local, remote string, progress ProgressFunc) er
 	if err != nil {
 		return err
 	}
-	rf, err := c.Create(remote)
-	if err != nil {
-		return err
-	}
 	cw := &countingWriter{w: io.Discard, total: st.Size(), fn: progress}
 	if progress != nil {
 		progress(0, st.Size())
+	}
+	if ok, err := fastPut(c, lf, st.Size(), remote, cw); ok {
+		if err == nil {
+			cw.finish()
+		}
+		return err
+	}
+	rf, err := c.Create(remote)
+	if err != nil {
+		return err
 	}
 	n, err := rf.ReadFrom(&countingReader{r: lf, size: st.Size(), cw: cw})
 	if err != nil {

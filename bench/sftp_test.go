@@ -158,4 +158,3 @@ func BenchmarkSFTPGet(b *testing.B) { benchSFTP(b, true) }
 
 // BenchmarkSFTPPut is BenchmarkSFTPGet's upload.
 func BenchmarkSFTPPut(b *testing.B) { benchSFTP(b, false) }
-
