@@ -147,7 +147,7 @@ func (f *fastConn) handshake() error {
 		return err
 	}
 	if typ != fxpVersion {
-		return fmt.Errorf("sftp: version handshake: message type %d", typ)
+		return fmt.Errorf("version handshake: message type %d", typ)
 	}
 	return nil
 }
@@ -185,11 +185,11 @@ func (f *fastConn) header() (typ byte, rest int, err error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return 0, 0, fmt.Errorf("sftp: reading a reply: %w", err)
+		return 0, 0, fmt.Errorf("reading a reply: %w", err)
 	}
 	l := int(binary.BigEndian.Uint32(h[:4]))
 	if l < 1 || l > 1<<20 {
-		return 0, 0, fmt.Errorf("sftp: bad reply length %d", l)
+		return 0, 0, fmt.Errorf("bad reply length %d", l)
 	}
 	return h[4], l - 1, nil
 }
@@ -208,11 +208,11 @@ func (f *fastConn) readReply() (reply, error) {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return reply{}, fmt.Errorf("sftp: reading a reply: %w", err)
+		return reply{}, &sessionLost{"reading a reply", err}
 	}
 	l := int(binary.BigEndian.Uint32(h[:4]))
 	if l < 5 || l > 1<<20 {
-		return reply{}, fmt.Errorf("sftp: bad reply length %d", l)
+		return reply{}, fmt.Errorf("bad reply length %d", l)
 	}
 	return reply{typ: h[4], id: binary.BigEndian.Uint32(h[5:9]), rest: l - 5}, nil
 }
@@ -221,7 +221,7 @@ func (f *fastConn) readReply() (reply, error) {
 func (f *fastConn) body(r reply) ([]byte, error) {
 	b := make([]byte, r.rest)
 	if _, err := io.ReadFull(f.r, b); err != nil {
-		return nil, fmt.Errorf("sftp: reading a reply: %w", io.ErrUnexpectedEOF)
+		return nil, &sessionLost{"reading a reply", io.ErrUnexpectedEOF}
 	}
 	return b, nil
 }
@@ -235,7 +235,7 @@ func (f *fastConn) status(r reply) error {
 		return err
 	}
 	if len(b) < 4 {
-		return errors.New("sftp: short status reply")
+		return errors.New("short status reply")
 	}
 	code := binary.BigEndian.Uint32(b)
 	msg := ""
@@ -250,14 +250,14 @@ func (f *fastConn) status(r reply) error {
 	case fxEOF:
 		return io.EOF
 	case fxNoSuchFile:
-		return fmt.Errorf("sftp: %s: %w", msg, fs.ErrNotExist)
+		return fmt.Errorf("%s: %w", msg, fs.ErrNotExist)
 	case fxPermDenied:
-		return fmt.Errorf("sftp: %s: %w", msg, fs.ErrPermission)
+		return fmt.Errorf("%s: %w", msg, fs.ErrPermission)
 	}
 	if msg == "" {
 		msg = "failure"
 	}
-	return fmt.Errorf("sftp: %s (status %d)", msg, code)
+	return fmt.Errorf("%s (status %d)", msg, code)
 }
 
 // appendString appends an SFTP string (length, bytes).
@@ -285,32 +285,57 @@ func (f *fastConn) open(path string, flags uint32) (string, error) {
 			return "", err
 		}
 		if len(b) < 4 || int(binary.BigEndian.Uint32(b)) != len(b)-4 || len(b)-4 > 256 {
-			return "", errors.New("sftp: bad handle reply")
+			return "", errors.New("bad handle reply")
 		}
 		return string(b[4:]), nil
 	case fxpStatus:
 		err := f.status(r)
 		if err == nil || err == io.EOF {
-			err = errors.New("sftp: open: unexpected status")
+			err = errors.New("open: unexpected status")
 		}
 		return "", err
 	}
-	return "", fmt.Errorf("sftp: open: unexpected reply type %d", r.typ)
+	return "", fmt.Errorf("open: unexpected reply type %d", r.typ)
 }
 
 // closeHandle closes h and returns the server's verdict.
 func (f *fastConn) closeHandle(h string) error {
 	if _, err := f.send(fxpClose, appendString(nil, h), nil); err != nil {
-		return err
+		return &sessionLost{"closing the file", err}
 	}
 	r, err := f.readReply()
 	if err != nil {
 		return err
 	}
 	if r.typ != fxpStatus {
-		return fmt.Errorf("sftp: close: unexpected reply type %d", r.typ)
+		return fmt.Errorf("close: unexpected reply type %d", r.typ)
 	}
 	return f.status(r)
+}
+
+// sessionLost is the failure of the session itself (not of an operation
+// the server refused): the pipe broke or closed.
+type sessionLost struct {
+	during string
+	err    error
+}
+
+func (e *sessionLost) Error() string {
+	return "SFTP session lost while " + e.during + ": " + e.err.Error()
+}
+
+func (e *sessionLost) Unwrap() error { return e.err }
+
+// lostCause returns the master's error when err is a lost session and the
+// master is gone (the usual cause), err otherwise.
+func (f *fastConn) lostCause(err error) error {
+	var sl *sessionLost
+	if errors.As(err, &sl) {
+		if merr := f.conn.m.lost(); merr != nil {
+			return merr
+		}
+	}
+	return err
 }
 
 // span is the part of the file a request in flight covers.
@@ -346,7 +371,7 @@ func fastGet(c *sftp.Client, remote, local string, progress ProgressFunc) (ok bo
 	}
 	end, err := f.download(h, lf, st.Size(), cw)
 	if cerr := f.closeHandle(h); err == nil && cerr != nil {
-		err = fmt.Errorf("sftp: closing %s: %w", remote, cerr)
+		err = fmt.Errorf("closing %s: %w", remote, cerr)
 	}
 	if err == nil {
 		err = lf.Truncate(end)
@@ -355,7 +380,7 @@ func fastGet(c *sftp.Client, remote, local string, progress ProgressFunc) (ok bo
 		err = cerr
 	}
 	if err != nil {
-		return true, &fs.PathError{Op: "sftp get", Path: remote, Err: err}
+		return true, &fs.PathError{Op: "sftp get", Path: remote, Err: f.lostCause(err)}
 	}
 	cw.finish()
 	return true, nil
@@ -380,7 +405,10 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 		head = binary.BigEndian.AppendUint32(head, uint32(s.n))
 		id, err := f.send(fxpRead, head, nil)
 		inflight[id] = s
-		return err
+		if err != nil {
+			return &sessionLost{"sending a read", err}
+		}
+		return nil
 	}
 	for {
 		for ferr == nil && len(inflight) < sftpFastDepth {
@@ -412,21 +440,21 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 		}
 		s, ok := inflight[r.id]
 		if !ok {
-			return 0, fmt.Errorf("sftp: reply to unknown request %d", r.id)
+			return 0, fmt.Errorf("reply to unknown request %d", r.id)
 		}
 		delete(inflight, r.id)
 		switch r.typ {
 		case fxpData:
 			var l [4]byte
 			if _, err := io.ReadFull(f.r, l[:]); err != nil {
-				return 0, fmt.Errorf("sftp: reading data: %w", io.ErrUnexpectedEOF)
+				return 0, &sessionLost{"reading data", io.ErrUnexpectedEOF}
 			}
 			n := int64(binary.BigEndian.Uint32(l[:]))
 			if n > s.n || n != int64(r.rest-4) {
-				return 0, fmt.Errorf("sftp: bad data reply (%d bytes for %d)", n, s.n)
+				return 0, fmt.Errorf("bad data reply (%d bytes for %d)", n, s.n)
 			}
 			if _, err := io.ReadFull(f.r, buf[:n]); err != nil {
-				return 0, fmt.Errorf("sftp: reading data: %w", io.ErrUnexpectedEOF)
+				return 0, &sessionLost{"reading data", io.ErrUnexpectedEOF}
 			}
 			if ferr != nil {
 				continue
@@ -439,7 +467,7 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 			if n < s.n && n > 0 {
 				retry = append(retry, span{s.off + n, s.n - n})
 			} else if n == 0 && ferr == nil {
-				ferr = errors.New("sftp: empty read")
+				ferr = errors.New("empty read")
 			}
 		case fxpStatus:
 			err := f.status(r)
@@ -450,13 +478,13 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 				continue
 			}
 			if err == nil {
-				err = errors.New("sftp: read: unexpected status OK")
+				err = errors.New("read: unexpected status OK")
 			}
 			if ferr == nil {
 				ferr = err
 			}
 		default:
-			return 0, fmt.Errorf("sftp: read: unexpected reply type %d", r.typ)
+			return 0, fmt.Errorf("read: unexpected reply type %d", r.typ)
 		}
 	}
 	if ferr != nil {
@@ -486,12 +514,12 @@ func fastPut(c *sftp.Client, lf *os.File, size int64, remote string, cw *countin
 	}
 	err = f.upload(h, lf, size, cw)
 	if cerr := f.closeHandle(h); err == nil && cerr != nil {
-		err = fmt.Errorf("sftp: closing %s: %w", remote, cerr)
+		err = fmt.Errorf("closing %s: %w", remote, cerr)
 	}
 	if err != nil {
 		// Writes land out of order: what was written may have holes.
 		c.Truncate(remote, 0)
-		return true, &fs.PathError{Op: "sftp put", Path: remote, Err: err}
+		return true, &fs.PathError{Op: "sftp put", Path: remote, Err: f.lostCause(err)}
 	}
 	return true, nil
 }
@@ -520,7 +548,7 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 			head = binary.BigEndian.AppendUint32(head, uint32(n))
 			id, err := f.send(fxpWrite, head, buf[:n])
 			if err != nil {
-				return fmt.Errorf("sftp: sending data: %w", err)
+				return &sessionLost{"sending data", err}
 			}
 			inflight[id] = n
 			next += n
@@ -534,15 +562,15 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 		}
 		n, ok := inflight[r.id]
 		if !ok {
-			return fmt.Errorf("sftp: reply to unknown request %d", r.id)
+			return fmt.Errorf("reply to unknown request %d", r.id)
 		}
 		delete(inflight, r.id)
 		if r.typ != fxpStatus {
-			return fmt.Errorf("sftp: write: unexpected reply type %d", r.typ)
+			return fmt.Errorf("write: unexpected reply type %d", r.typ)
 		}
 		if err := f.status(r); err != nil {
 			if err == io.EOF {
-				err = errors.New("sftp: write: unexpected EOF status")
+				err = errors.New("write: unexpected EOF status")
 			}
 			if ferr == nil {
 				ferr = err
