@@ -55,13 +55,13 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		return nil, fail(err, "")
 	}
 	// Bulk data in both directions: big pipe buffers (Linux) let the
-	// master and this process move a whole 255 KiB packet per wake-up.
-	growPipe(inW)
-	growPipe(outW)
+	// master and this process move whole 255 KiB packets per wake-up.
+	grown := growSFTPPipes(inW, outW)
 	w, err := m.sftpSession(ctx, inR, outW)
 	inR.Close()
 	outW.Close()
 	if err != nil {
+		releasePipes(grown)
 		inW.Close()
 		outR.Close()
 		release()
@@ -73,7 +73,7 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		}
 		return nil, fail(err, "")
 	}
-	w.m, w.w, w.r, w.release = m, inW, outR, release
+	w.m, w.w, w.r, w.release, w.grown = m, inW, outR, release, grown
 	// The handshake is bounded by ctx: a server that never answers must
 	// not hang the caller.
 	stop := context.AfterFunc(ctx, func() { w.kill() })
@@ -144,6 +144,7 @@ type sftpConn struct {
 	release func()
 	sess    session
 	client  *sftp.Client  // set once the client is made
+	grown   int           // pipes grown by growSFTPPipes
 	tail    *tailBuffer   // the session's stderr
 	copied  chan struct{} // closed when the stderr copy has ended
 	once    sync.Once
@@ -170,6 +171,7 @@ func (c *sftpConn) Close() error {
 		<-c.copied
 		// pkg/sftp's reader sees EOF (the session is over) or ErrClosed.
 		c.r.Close()
+		releasePipes(c.grown)
 		c.release()
 		c.m.log.Debug("openssh: sftp ended", "host", c.m.host)
 	})

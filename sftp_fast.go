@@ -104,20 +104,20 @@ func startFast(c *sftp.Client) *fastConn {
 		release()
 		return nil
 	}
-	growPipe(inW)
-	growPipe(outW)
+	grown := growSFTPPipes(inW, outW)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w, err := m.sftpSession(ctx, inR, outW)
 	inR.Close()
 	outW.Close()
 	if err != nil {
+		releasePipes(grown)
 		inW.Close()
 		outR.Close()
 		release()
 		return nil
 	}
-	w.m, w.w, w.r, w.release = m, inW, outR, release
+	w.m, w.w, w.r, w.release, w.grown = m, inW, outR, release, grown
 	f := &fastConn{conn: w, r: bufio.NewReaderSize(outR, 64<<10)}
 	// The handshake is bounded: a session that never answers is ended.
 	t := time.AfterFunc(30*time.Second, w.kill)
@@ -336,6 +336,24 @@ func (f *fastConn) lostCause(err error) error {
 		}
 	}
 	return err
+}
+
+// growSFTPPipes grows the two pipes of an SFTP session (see growPipe) and
+// returns how many it grew, for releasePipes when they are closed.
+func growSFTPPipes(in, out *os.File) int {
+	n := 0
+	for _, f := range []*os.File{in, out} {
+		if growPipe(f) {
+			n++
+		}
+	}
+	return n
+}
+
+func releasePipes(n int) {
+	for range n {
+		releasePipe()
+	}
 }
 
 // span is the part of the file a request in flight covers.
