@@ -46,7 +46,7 @@ func (c *Cmd) setCopyErr(err error) {
 	c.copyMu.Unlock()
 }
 
-const copyBuf = 64 << 10
+const copyBuf = streamChunk
 
 // copyIn copies r to ssh's stdin.
 func (c *Cmd) copyIn(w *os.File, r io.Reader) {
