@@ -231,26 +231,6 @@ type ttyWriter struct{ f *os.File }
 
 func (w *ttyWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
 
-// lockedBuffer is a growing buffer written by one goroutine and read after
-// Wait.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	b.buf = append(b.buf, p...)
-	b.mu.Unlock()
-	return len(p), nil
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf
-}
-
 // closeOnce is an *os.File whose Close can be called twice.
 type closeOnce struct {
 	*os.File
