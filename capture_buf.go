@@ -1,27 +1,81 @@
 package openssh
 
-import "sync"
+import (
+	"runtime"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
 
 // lockedBuffer collects a command's output for Capture, Output and
 // friends: written by one goroutine, read after Wait. It keeps the bytes
-// in a list of chunks and assembles them once, at the end: growing one
-// slice by appending copies everything at every step, touches about five
-// times the data in fresh memory and held about four times the data at
-// its peak for a 256 MiB capture; the chunks touch it once, and the peak
-// is the chunks plus the result.
+// in a list of chunks and assembles them once, at the end. Growing one
+// slice by appending (as before) copied everything at every step, touched
+// about five times the data in fresh memory and held about four times the
+// data at its peak for a 256 MiB capture.
+//
+// The first chunks are small and on the heap, so that short outputs cost
+// little; past heapChunks, chunks are anonymous memory mappings, each
+// unmapped as soon as Bytes has copied it into the result: the peak is
+// the data plus one chunk rather than twice the data.
 type lockedBuffer struct {
 	mu     sync.Mutex
 	chunks [][]byte // full but for the last
 	n      int
-	done   []byte // the assembled result, once Bytes was called
+	maps   *mappedChunks // the chunks that are mappings, if any
+	done   []byte        // the assembled result, once Bytes was called
 }
 
-// Chunks start small, so that short outputs cost little, and double up
-// to chunkMax.
+// mappedChunks are a buffer's mapped chunks. A buffer dropped without a
+// call of Bytes has them unmapped by a cleanup.
+type mappedChunks struct {
+	mu   sync.Mutex
+	list map[*byte][]byte
+}
+
+func (m *mappedChunks) unmap(c []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := &c[:1][0]
+	if _, ok := m.list[p]; ok {
+		delete(m.list, p)
+		unix.Munmap(c[:cap(c)])
+	}
+}
+
+func (m *mappedChunks) unmapAll() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for p, c := range m.list {
+		delete(m.list, p)
+		unix.Munmap(c)
+	}
+}
+
 const (
-	chunkMin = 4 << 10
-	chunkMax = 4 << 20
+	chunkMin   = 4 << 10 // the first chunk; each next one doubles
+	chunkMax   = 4 << 20 // up to this
+	heapChunks = 1 << 20 // chunks smaller than this are on the heap
 )
+
+// newChunk returns an empty chunk of capacity size: a mapping when size is
+// at least heapChunks (and the mapping works).
+func (b *lockedBuffer) newChunk(size int) []byte {
+	if size >= heapChunks {
+		c, err := unix.Mmap(-1, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANON)
+		if err == nil {
+			if b.maps == nil {
+				b.maps = &mappedChunks{list: map[*byte][]byte{}}
+				runtime.AddCleanup(b, (*mappedChunks).unmapAll, b.maps)
+			}
+			b.maps.mu.Lock()
+			b.maps.list[&c[0]] = c
+			b.maps.mu.Unlock()
+			return c[:0]
+		}
+	}
+	return make([]byte, 0, size)
+}
 
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
@@ -42,7 +96,7 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 			if last != nil {
 				size = min(2*cap(last), chunkMax)
 			}
-			last = make([]byte, 0, max(size, min(len(p), chunkMax)))
+			last = b.newChunk(size)
 			b.chunks = append(b.chunks, last)
 		}
 		k := min(len(p), cap(last)-len(last))
@@ -54,8 +108,9 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Bytes returns everything written, assembled into one slice (the only
-// chunk itself when there is one). The chunks are dropped.
+// Bytes returns everything written, assembled into one slice on the heap
+// (the only chunk itself when there is one on the heap). The chunks are
+// dropped; mapped ones are unmapped.
 func (b *lockedBuffer) Bytes() []byte {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -63,15 +118,18 @@ func (b *lockedBuffer) Bytes() []byte {
 		return b.done
 	}
 	var out []byte
-	switch len(b.chunks) {
-	case 0:
+	switch {
+	case len(b.chunks) == 0:
 		return nil
-	case 1:
+	case len(b.chunks) == 1 && b.maps == nil:
 		out = b.chunks[0]
 	default:
 		out = make([]byte, 0, b.n)
 		for i, c := range b.chunks {
 			out = append(out, c...)
+			if b.maps != nil && cap(c) >= heapChunks {
+				b.maps.unmap(c)
+			}
 			b.chunks[i] = nil
 		}
 	}

@@ -31,6 +31,12 @@ func TestLockedBufferChunks(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("Bytes: %d bytes, want %d, or they differ", len(got), len(want))
 	}
+	if b.maps == nil {
+		t.Fatal("no chunk was mapped")
+	}
+	if len(b.maps.list) != 0 {
+		t.Fatalf("%d mapped chunks left after Bytes", len(b.maps.list))
+	}
 	if again := b.Bytes(); !bytes.Equal(again, want) {
 		t.Fatal("second Bytes differs")
 	}
