@@ -7,10 +7,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bigPipe is the capacity asked of the pipes that carry SFTP sessions.
-// With the default 64 KiB, the master and this process take turns every
-// 64 KiB, a context switch and a wake-up each time; 512 KiB holds two
-// whole 255 KiB packets.
+// bigPipe is the capacity asked of the pipes that carry bulk data: SFTP
+// sessions, and a command's output that the library copies into an
+// io.Writer (Capture). With the default 64 KiB, the master and this
+// process take turns every 64 KiB, a context switch and a wake-up each
+// time; 512 KiB holds two whole 255 KiB SFTP packets.
 const bigPipe = 512 << 10
 
 // maxGrownPipes bounds the grown pipes of the process at one time. The
