@@ -359,9 +359,35 @@ func releasePipes(n int) {
 // span is the part of the file a request in flight covers.
 type span struct{ off, n int64 }
 
+// localIOError is a failure of the local file during a fast transfer.
+type localIOError struct{ err error }
+
+func (e *localIOError) Error() string { return e.err.Error() }
+func (e *localIOError) Unwrap() error { return e.err }
+
+// watch ends the session when ctx is done; the returned stop undoes it.
+func (f *fastConn) watch(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, f.conn.kill)
+}
+
+// fastErr turns the error of a fast transfer into SFTPGetFile's and
+// SFTPPutFile's errors: ctx's when it ended the session, the local file's,
+// or the remote side's (the master's when it is gone).
+func (f *fastConn) fastErr(ctx context.Context, dir, remoteOp, localOp, remote, local string, err error) error {
+	var le *localIOError
+	switch {
+	case errors.As(err, &le):
+		return sftpPathErr(dir+": "+localOp+" local", local, le.err)
+	case ctx.Err() != nil:
+		// As on pkg/sftp's path: ctx stops the local side.
+		return sftpPathErr(dir+": "+localOp+" local", local, ctx.Err())
+	}
+	return sftpPathErr(dir+": "+remoteOp+" remote", remote, f.lostCause(err))
+}
+
 // fastGet downloads remote into local when c can take the fast path and
 // the file is big enough; ok is false when the caller should use c.
-func fastGet(c *sftp.Client, remote, local string, progress ProgressFunc) (ok bool, err error) {
+func fastGet(ctx context.Context, c *sftp.Client, remote, local string, progress ProgressFunc) (ok bool, err error) {
 	if _, known := sftpMasters.Load(c); !known {
 		return false, nil
 	}
@@ -381,24 +407,30 @@ func fastGet(c *sftp.Client, remote, local string, progress ProgressFunc) (ok bo
 	lf, err := os.Create(local)
 	if err != nil {
 		f.closeHandle(h)
-		return true, err
+		return true, sftpPathErr("sftp get: create local", local, err)
 	}
 	cw := &countingWriter{w: io.Discard, total: st.Size(), fn: progress}
 	if progress != nil {
 		progress(0, st.Size())
 	}
+	stop := f.watch(ctx)
 	end, err := f.download(h, lf, st.Size(), cw)
-	if cerr := f.closeHandle(h); err == nil && cerr != nil {
-		err = fmt.Errorf("closing %s: %w", remote, cerr)
-	}
+	op := "read"
 	if err == nil {
-		err = lf.Truncate(end)
+		op = "close"
+		err = f.closeHandle(h)
 	}
-	if cerr := lf.Close(); err == nil {
-		err = cerr
+	stop()
+	if err == nil {
+		if terr := lf.Truncate(end); terr != nil {
+			err = &localIOError{terr}
+		}
+	}
+	if cerr := lf.Close(); err == nil && cerr != nil {
+		return true, sftpPathErr("sftp get: close local", local, cerr)
 	}
 	if err != nil {
-		return true, &fs.PathError{Op: "sftp get", Path: remote, Err: f.lostCause(err)}
+		return true, f.fastErr(ctx, "sftp get", op, "write", remote, local, err)
 	}
 	cw.finish()
 	return true, nil
@@ -478,7 +510,7 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 				continue
 			}
 			if _, err := lf.WriteAt(buf[:n], s.off); err != nil {
-				ferr = err
+				ferr = &localIOError{err}
 				continue
 			}
 			cw.add(n)
@@ -517,7 +549,7 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 // fastPut uploads local (open as lf, of size size) to remote when c can
 // take the fast path and the file is big enough; ok is false when the
 // caller should use c.
-func fastPut(c *sftp.Client, lf *os.File, size int64, remote string, cw *countingWriter) (ok bool, err error) {
+func fastPut(ctx context.Context, c *sftp.Client, lf *os.File, size int64, local, remote string, cw *countingWriter) (ok bool, err error) {
 	if _, known := sftpMasters.Load(c); !known || size < sftpFastMin {
 		return false, nil
 	}
@@ -530,14 +562,19 @@ func fastPut(c *sftp.Client, lf *os.File, size int64, remote string, cw *countin
 	if err != nil {
 		return false, nil
 	}
+	stop := f.watch(ctx)
 	err = f.upload(h, lf, size, cw)
-	if cerr := f.closeHandle(h); err == nil && cerr != nil {
-		err = fmt.Errorf("closing %s: %w", remote, cerr)
+	op := "write"
+	if err == nil {
+		op = "close"
+		err = f.closeHandle(h)
 	}
+	stop()
 	if err != nil {
-		// Writes land out of order: what was written may have holes.
+		// As with pkg/sftp's concurrent writes, the file is emptied
+		// rather than left partly written.
 		c.Truncate(remote, 0)
-		return true, &fs.PathError{Op: "sftp put", Path: remote, Err: f.lostCause(err)}
+		return true, f.fastErr(ctx, "sftp put", op, "read", remote, local, err)
 	}
 	return true, nil
 }
@@ -556,9 +593,9 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 			n := min(int64(chunk), size-next)
 			if _, err := lf.ReadAt(buf[:n], next); err != nil {
 				if err == io.EOF {
-					err = fmt.Errorf("%s: file shrank during upload", lf.Name())
+					err = errors.New("short upload: the file shrank during the upload")
 				}
-				ferr = err
+				ferr = &localIOError{err}
 				break
 			}
 			head = appendString(head[:0], h)

@@ -2,11 +2,14 @@ package openssh
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -68,7 +71,7 @@ func TestSFTPRoundTripSizes(t *testing.T) {
 				}
 				last.Store(done)
 			}
-			if err := SFTPPutFile(c, src, up, prog); err != nil {
+			if err := SFTPPutFile(t.Context(), c, src, up, prog); err != nil {
 				t.Fatalf("SFTPPutFile (%d bytes): %v", n, err)
 			}
 			if last.Load() != int64(n) {
@@ -77,7 +80,7 @@ func TestSFTPRoundTripSizes(t *testing.T) {
 			checkContent(t, up, want)
 			down := filepath.Join(dir, "down")
 			last.Store(-1)
-			if err := SFTPGetFile(c, up, down, prog); err != nil {
+			if err := SFTPGetFile(t.Context(), c, up, down, prog); err != nil {
 				t.Fatalf("SFTPGetFile (%d bytes): %v", n, err)
 			}
 			if last.Load() != int64(n) {
@@ -93,13 +96,13 @@ func TestSFTPRoundTripSizes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ok, err := fastPut(c, lf, int64(n), up, &countingWriter{})
+			ok, err := fastPut(t.Context(), c, lf, int64(n), src, up, &countingWriter{})
 			lf.Close()
 			if !ok || err != nil {
 				t.Fatalf("fastPut (%d bytes): taken %v, %v", n, ok, err)
 			}
 			checkContent(t, up, want)
-			if ok, err := fastGet(c, up, down, nil); !ok || err != nil {
+			if ok, err := fastGet(t.Context(), c, up, down, nil); !ok || err != nil {
 				t.Fatalf("fastGet (%d bytes): taken %v, %v", n, ok, err)
 			}
 			checkContent(t, down, want)
@@ -129,19 +132,43 @@ func TestSFTPFastErrors(t *testing.T) {
 		if err := os.Chmod(ro, 0o555); err != nil {
 			t.Fatal(err)
 		}
-		if err := SFTPPutFile(c, src, filepath.Join(ro, "f"), nil); !errors.Is(err, fs.ErrPermission) {
+		if err := SFTPPutFile(t.Context(), c, src, filepath.Join(ro, "f"), nil); !errors.Is(err, fs.ErrPermission) {
 			t.Errorf("SFTPPutFile into a read-only directory: %v, want fs.ErrPermission", err)
 		}
 		if _, err := os.Stat(filepath.Join(ro, "f")); err == nil {
 			t.Error("SFTPPutFile into a read-only directory made the file")
 		}
 		// Download of a file that is not there.
-		if err := SFTPGetFile(c, filepath.Join(dir, "missing"), filepath.Join(dir, "m"), nil); !errors.Is(err, fs.ErrNotExist) {
+		if err := SFTPGetFile(t.Context(), c, filepath.Join(dir, "missing"), filepath.Join(dir, "m"), nil); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("SFTPGetFile of a missing file: %v, want fs.ErrNotExist", err)
 		}
 		// Download into a local directory that is not there.
-		if err := SFTPGetFile(c, src, filepath.Join(dir, "nodir", "f"), nil); !errors.Is(err, fs.ErrNotExist) {
+		if err := SFTPGetFile(t.Context(), c, src, filepath.Join(dir, "nodir", "f"), nil); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("SFTPGetFile into a missing local directory: %v, want fs.ErrNotExist", err)
+		}
+		// ctx cancelled during the copy (by the progress callback): the
+		// session is ended, the error is ctx's, as on pkg/sftp's path.
+		for _, get := range []bool{true, false} {
+			cctx, ccancel := context.WithCancel(t.Context())
+			prog := func(done, total int64) {
+				if done > 0 {
+					ccancel()
+				}
+			}
+			dst := filepath.Join(dir, fmt.Sprintf("cancelled-%v", get))
+			var err error
+			want, op := src, "put: read local"
+			if get {
+				err = SFTPGetFile(cctx, c, src, dst, prog)
+				want, op = dst, "get: write local"
+			} else {
+				err = SFTPPutFile(cctx, c, src, dst, prog)
+			}
+			ccancel()
+			var pe *os.PathError
+			if !errors.As(err, &pe) || pe.Path != want || !strings.Contains(pe.Op, op) || !errors.Is(err, context.Canceled) {
+				t.Errorf("cancelled (get %v): %v, want a PathError %q on %s matching context.Canceled", get, err, op, want)
+			}
 		}
 		// The client still works after all that.
 		if _, err := c.Stat(src); err != nil {
@@ -179,9 +206,9 @@ func TestSFTPFastConnectionLost(t *testing.T) {
 					}
 				}
 				if get {
-					err = SFTPGetFile(c, src, filepath.Join(dir, "dst"), prog)
+					err = SFTPGetFile(t.Context(), c, src, filepath.Join(dir, "dst"), prog)
 				} else {
-					err = SFTPPutFile(c, src, filepath.Join(dir, "dst"), prog)
+					err = SFTPPutFile(t.Context(), c, src, filepath.Join(dir, "dst"), prog)
 				}
 				if !killed.Load() {
 					t.Fatalf("the transfer ended (%v) before the server was killed", err)

@@ -103,9 +103,9 @@ func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64) {
 			}
 			defer c.Close()
 			if get {
-				err = openssh.SFTPGetFile(c, src, dst, nil)
+				err = openssh.SFTPGetFile(ctx, c, src, dst, nil)
 			} else {
-				err = openssh.SFTPPutFile(c, src, dst, nil)
+				err = openssh.SFTPPutFile(ctx, c, src, dst, nil)
 			}
 			if err != nil {
 				return err
