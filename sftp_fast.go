@@ -583,29 +583,35 @@ func fastPut(ctx context.Context, c *sftp.Client, lf *os.File, size int64, local
 // sftpFastDepth writes in flight.
 func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter) error {
 	const chunk = sftpMaxPacket
-	buf := make([]byte, chunk)
+	// Each WRITE goes out in one write(2): its header (length, type, id,
+	// handle, offset, data length) then the data, read from the file in
+	// place behind it, so the master wakes once per packet.
+	hlen := 4 + 1 + 4 + 4 + len(h) + 8 + 4
+	buf := make([]byte, hlen+chunk)
 	inflight := map[uint32]int64{}
 	var next int64
 	var ferr error
-	head := make([]byte, 0, 4+len(h)+12)
 	for {
 		for ferr == nil && len(inflight) < sftpFastDepth && next < size {
 			n := min(int64(chunk), size-next)
-			if _, err := lf.ReadAt(buf[:n], next); err != nil {
+			if _, err := lf.ReadAt(buf[hlen:hlen+int(n)], next); err != nil {
 				if err == io.EOF {
 					err = errors.New("short upload: the file shrank during the upload")
 				}
 				ferr = &localIOError{err}
 				break
 			}
-			head = appendString(head[:0], h)
-			head = binary.BigEndian.AppendUint64(head, uint64(next))
-			head = binary.BigEndian.AppendUint32(head, uint32(n))
-			id, err := f.send(fxpWrite, head, buf[:n])
-			if err != nil {
+			f.id++
+			b := binary.BigEndian.AppendUint32(buf[:0], uint32(hlen-4+int(n)))
+			b = append(b, fxpWrite)
+			b = binary.BigEndian.AppendUint32(b, f.id)
+			b = appendString(b, h)
+			b = binary.BigEndian.AppendUint64(b, uint64(next))
+			binary.BigEndian.AppendUint32(b, uint32(n))
+			if _, err := f.conn.Write(buf[:hlen+int(n)]); err != nil {
 				return &sessionLost{"sending data", err}
 			}
-			inflight[id] = n
+			inflight[f.id] = n
 			next += n
 		}
 		if len(inflight) == 0 {
