@@ -8,48 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/goopenssh/openssh"
+	"github.com/goopenssh/openssh/internal/sshtest"
 )
-
-// silentHost listens on loopback, accepts connections and never answers:
-// an ssh client waits there for the banner until its login timeout.
-func silentHost(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-	})
-	return "127.0.0.1:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-}
 
 // LoginTimeout bounds a host's whole connect: a silent host with
 // reconnections allowed fails after the login timeout, not after one
@@ -73,7 +38,7 @@ func TestLoginTimeoutBoundsReconnections(t *testing.T) {
 
 	r := &Runner{Options: opts, LoginTimeout: 1500 * time.Millisecond, Reconnections: 50, RetryDelay: 100 * time.Millisecond}
 	defer r.Close()
-	if err := r.AddHost("silent", silentHost(t), nil); err != nil {
+	if err := r.AddHost("silent", sshtest.SilentHost(t), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.AddHost("refused", refused, nil); err != nil {

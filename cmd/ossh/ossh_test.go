@@ -243,7 +243,7 @@ func TestFailedHostsRerun(t *testing.T) {
 // TCP and never answers fails after -t seconds, reconnections included.
 func TestLoginTimeout(t *testing.T) {
 	srv, _ := sandbox(t)
-	silent := silentHost(t)
+	silent := sshtest.SilentHost(t)
 	t0 := time.Now()
 	out, errs, code := ossh(t, "run", "-F", srv.SSHConfig, "-H", "127.0.0.2 "+silent, "-t", "1.5", "-r", "3", "--json", "true")
 	el := time.Since(t0)
