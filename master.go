@@ -69,7 +69,8 @@ type masterProc struct {
 	stderrDone chan struct{} // closed when the stderr reader has stopped
 	loopDone   chan struct{} // closed when the login watcher has stopped
 	stopLoop   context.CancelFunc
-	login      *ptyLogin // the pty login conversation; nil without one
+	login      *ptyLogin   // the pty login conversation; nil without one
+	info       *infoParser // what it negotiated (info.go)
 }
 
 // New starts a master connection to target, "[user[:password]@]host[:port]"
@@ -286,7 +287,7 @@ func (m *Master) setupCtlPath() error {
 
 // start launches the master process and the goroutines that watch it.
 func (m *Master) start(ctx context.Context) error {
-	argv := m.masterArgv()
+	argv := m.withInfoArgs(m.masterArgv())
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if f, ok := osFile(m.opts.MasterStdout); ok {
 		cmd.Stdout = f
@@ -340,13 +341,14 @@ func (m *Master) start(ctx context.Context) error {
 		login.start(ch.Done())
 	}
 	m.log.Debug("openssh: master started", "host", m.host, "pid", p.pid, "argv", argv)
-	var out io.Writer = p.stderr
-	if m.opts.MasterStderr != nil {
-		out = io.MultiWriter(p.stderr, m.opts.MasterStderr)
+	if len(argv) > len(m.masterArgv()) {
+		p.info = &infoParser{}
 	}
+	out := &stderrFilter{tail: p.stderr, user: m.opts.MasterStderr, info: p.info, keepDebug: m.userWantsDebug()}
 	go func() {
 		defer close(p.stderrDone)
 		io.Copy(out, r)
+		out.flush()
 		r.Close()
 	}()
 	if stdoutR != nil {
