@@ -152,6 +152,9 @@ func (c *Cmd) buildLine(inDiscard, outDiscard, errDiscard bool) (string, error) 
 		}
 		pre.WriteString("; ")
 	}
+	if c.sudo != nil {
+		return c.sudo.wrap(q, pre.String()+line)
+	}
 	return pre.String() + line, nil
 }
 

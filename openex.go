@@ -173,7 +173,8 @@ type Cmd struct {
 	exited   chan struct{}
 	watchEnd chan struct{}
 	failMu   sync.Mutex
-	fail     error // first error from ctx or the idle timer
+	fail     error    // first error from ctx or the idle timer
+	sudo     *sudoRun // SetSudo (sudo.go)
 }
 
 // Command returns a [Cmd] that runs args on the remote host when started.
@@ -396,6 +397,12 @@ func (c *Cmd) StartPipedTo(local *exec.Cmd) error {
 
 // start does the work of every Start method.
 func (c *Cmd) start(sa startArgs) (err error) {
+	if !c.started {
+		if err := c.sudo.prepare(c); err != nil {
+			c.started = true
+			return err
+		}
+	}
 	var childFiles []*os.File // closed once ssh has started (or on failure)
 	if sa.tty != nil {
 		childFiles = append(childFiles, sa.tty)
@@ -620,6 +627,7 @@ func (m *Master) backendFor(sshOpts []string) backend {
 
 // cleanupFailedStart releases what a failed start holds.
 func (c *Cmd) cleanupFailedStart() {
+	c.sudo.ended()
 	for _, f := range c.ours {
 		f.Close()
 	}
@@ -656,6 +664,7 @@ func (c *Cmd) Wait() error {
 	}
 	c.finished = true
 	c.sess.wait()
+	c.sudo.ended()
 	close(c.exited)
 	if c.watchEnd != nil {
 		<-c.watchEnd
@@ -687,6 +696,9 @@ func (c *Cmd) Wait() error {
 	}
 	if err := c.getFail(); err != nil {
 		c.m.log.Debug("openssh: command ended", "host", c.m.host, "err", err)
+		return err
+	}
+	if err := c.sudo.err(c.m.host); err != nil {
 		return err
 	}
 	xerr := c.sess.exitError(c)

@@ -65,6 +65,9 @@ type Config struct {
 	Banner string
 	// Extra are more sshd_config lines.
 	Extra []string
+	// User is the account sshd logs in as; "" is the test account
+	// (TestUser). See SudoAccount.
+	User string
 }
 
 // Server is a running private sshd.
@@ -128,7 +131,10 @@ func Start(t TB, cfg Config) *Server {
 		t.Fatalf("sshtest: one sshd listens on at most 16 addresses, got %d", len(s.Config.Addrs))
 	}
 	s.Addr = s.Config.Addrs[0]
-	s.User = TestUser(t)
+	s.User = cfg.User
+	if s.User == "" {
+		s.User = TestUser(t)
+	}
 	s.ClientKey = filepath.Join(dir, "id_ed25519")
 	keygen(t, s.ClientKey)
 	keygen(t, filepath.Join(dir, "host_ed25519"))
