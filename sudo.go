@@ -334,4 +334,3 @@ func (w *sudoStderr) pass(p []byte) (int, error) {
 	}
 	return w.s.dst.Write(p)
 }
-
