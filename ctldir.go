@@ -16,8 +16,11 @@ import (
 )
 
 // sunPathSize is the size of sockaddr_un.sun_path on this system.
-func sunPathSize() int {
-	switch runtime.GOOS {
+func sunPathSize() int { return sunPathSizeFor(runtime.GOOS) }
+
+// sunPathSizeFor is the size of sockaddr_un.sun_path on goos.
+func sunPathSizeFor(goos string) int {
+	switch goos {
 	case "linux", "android":
 		return 108
 	default: // darwin and the BSDs
@@ -29,7 +32,12 @@ func sunPathSize() int {
 // ssh first binds "path.XXXXXXXXXXXXXXXX" (16 random characters) and renames
 // it into place, and sun_path needs a terminating NUL, so the limit is 18
 // bytes below sizeof(sun_path): 90 on Linux, 86 on darwin and the BSDs.
-func MaxCtlPathLen() int { return sunPathSize() - 1 - 17 }
+func MaxCtlPathLen() int { return maxCtlPathLenFor(runtime.GOOS) }
+
+func maxCtlPathLenFor(goos string) int { return sunPathSizeFor(goos) - 1 - 17 }
+
+// ctlNameLen is the length of the socket names the library chooses.
+const ctlNameLen = 20
 
 // homeDir returns the home directory of the effective user from the passwd
 // database, not from $HOME (as Net::OpenSSH does).
@@ -41,20 +49,40 @@ func homeDir() (string, error) {
 	return u.HomeDir, nil
 }
 
-// defaultCtlDir returns the default control directory:
-// $XDG_RUNTIME_DIR/goopenssh when XDG_RUNTIME_DIR is an existing directory,
-// else ~/.goopenssh.
+// defaultCtlDir returns the default control directory for this system and
+// user (see chooseCtlDir).
 func defaultCtlDir() (string, error) {
-	if x := os.Getenv("XDG_RUNTIME_DIR"); x != "" && filepath.IsAbs(x) {
-		if st, err := os.Stat(x); err == nil && st.IsDir() {
-			return filepath.Join(x, "goopenssh"), nil
+	home, herr := homeDir()
+	isDir := func(d string) bool {
+		st, err := os.Stat(d)
+		return err == nil && st.IsDir()
+	}
+	return chooseCtlDir(runtime.GOOS, os.Getenv("XDG_RUNTIME_DIR"), home, herr, os.Geteuid(), isDir), nil
+}
+
+// chooseCtlDir picks the default control directory: the first of
+// $XDG_RUNTIME_DIR/goopenssh (when that is an existing directory), the
+// home directory's .goopenssh and /tmp/goopenssh-<uid> in which a socket
+// name still fits the sun_path of goos. The last one is for long homes
+// (on macOS, sun_path has 104 bytes and there is no XDG_RUNTIME_DIR); the
+// secure-directory check then refuses it unless this user owns it, mode
+// 0700.
+func chooseCtlDir(goos, xdg, home string, homeErr error, uid int, isDir func(string) bool) string {
+	var cands []string
+	if xdg != "" && filepath.IsAbs(xdg) && isDir(xdg) {
+		cands = append(cands, filepath.Join(xdg, "goopenssh"))
+	}
+	if homeErr == nil {
+		cands = append(cands, filepath.Join(home, ".goopenssh"))
+	}
+	cands = append(cands, fmt.Sprintf("/tmp/goopenssh-%d", uid))
+	max := maxCtlPathLenFor(goos)
+	for _, d := range cands[:len(cands)-1] {
+		if len(d)+1+ctlNameLen <= max {
+			return d
 		}
 	}
-	home, err := homeDir()
-	if err != nil {
-		return "", err
-	}
-	return filepath.Join(home, ".goopenssh"), nil
+	return cands[len(cands)-1] // 25 bytes at most: it always fits
 }
 
 // ensureCtlDir creates dir (the last component only, mode 0700) when it does
@@ -125,7 +153,7 @@ func checkSecureDir(dir string) error {
 func checkCtlPathLen(path string) error {
 	if max := MaxCtlPathLen(); len(path) > max {
 		return &ArgError{Arg: "control path", Value: fmt.Sprintf("%q", path),
-			Reason: fmt.Sprintf("%d bytes is too long: ssh binds the path plus 17 bytes in a %d-byte sun_path on %s, so at most %d bytes fit",
+			Reason: fmt.Sprintf("%d bytes is too long: ssh binds the path plus 17 bytes in a %d-byte sun_path on %s, so at most %d bytes fit (choose a shorter Options.CtlDir or Options.CtlPath)",
 				len(path), sunPathSize(), runtime.GOOS, max),
 			Err: ErrCtlPathTooLong}
 	}
@@ -142,7 +170,7 @@ func newCtlPath(dir, user, host string, port int) (string, error) {
 		h := sha256.New()
 		fmt.Fprintf(h, "%s-%s-%d-%d-", user, host, port, os.Getpid())
 		h.Write(r[:])
-		name := hex.EncodeToString(h.Sum(nil))[:20]
+		name := hex.EncodeToString(h.Sum(nil))[:ctlNameLen]
 		p := filepath.Join(dir, name)
 		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
 			return p, nil

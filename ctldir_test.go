@@ -127,3 +127,42 @@ func TestCtlPathNames(t *testing.T) {
 		seen[name] = true
 	}
 }
+
+// The default control directory is chosen so that a socket name fits the
+// sun_path of each system: 108 bytes on Linux, 104 on darwin and the BSDs.
+func TestChooseCtlDir(t *testing.T) {
+	long := "/Users/" + strings.Repeat("a", 60) // 67 bytes: .goopenssh/<20> does not fit 86
+	yes := func(string) bool { return true }
+	no := func(string) bool { return false }
+	for _, tc := range []struct {
+		goos, xdg, home string
+		homeErr         error
+		isDir           func(string) bool
+		want            string
+	}{
+		{"darwin", "", "/Users/alice", nil, yes, "/Users/alice/.goopenssh"},
+		{"darwin", "", long, nil, yes, "/tmp/goopenssh-501"},
+		{"darwin", "", "", errors.New("no passwd entry"), yes, "/tmp/goopenssh-501"},
+		{"freebsd", "", "/home/bob", nil, yes, "/home/bob/.goopenssh"},
+		{"openbsd", "", long, nil, yes, "/tmp/goopenssh-501"},
+		{"netbsd", "/run/user/501", long, nil, yes, "/run/user/501/goopenssh"},
+		{"linux", "/run/user/501", "/home/c", nil, yes, "/run/user/501/goopenssh"},
+		{"linux", "/run/user/501", "/home/c", nil, no, "/home/c/.goopenssh"},
+		{"linux", "relative", "/home/c", nil, yes, "/home/c/.goopenssh"},
+		{"linux", "/" + strings.Repeat("x", 80), "/home/c", nil, yes, "/home/c/.goopenssh"},
+		// 58 + 1 + 10 + 1 + 20 = 90 fits Linux exactly, not darwin.
+		{"linux", "", "/" + strings.Repeat("h", 57), nil, yes, "/" + strings.Repeat("h", 57) + "/.goopenssh"},
+		{"darwin", "", "/" + strings.Repeat("h", 57), nil, yes, "/tmp/goopenssh-501"},
+	} {
+		got := chooseCtlDir(tc.goos, tc.xdg, tc.home, tc.homeErr, 501, tc.isDir)
+		if got != tc.want {
+			t.Errorf("%s xdg=%q home=%q: %q, want %q", tc.goos, tc.xdg, tc.home, got, tc.want)
+		}
+		if n := len(got) + 1 + ctlNameLen; n > maxCtlPathLenFor(tc.goos) {
+			t.Errorf("%s: %q leaves a %d-byte control path, over %d", tc.goos, got, n, maxCtlPathLenFor(tc.goos))
+		}
+	}
+	if maxCtlPathLenFor("darwin") != 86 || maxCtlPathLenFor("openbsd") != 86 || maxCtlPathLenFor("linux") != 90 {
+		t.Errorf("control path limits: darwin %d, openbsd %d, linux %d", maxCtlPathLenFor("darwin"), maxCtlPathLenFor("openbsd"), maxCtlPathLenFor("linux"))
+	}
+}

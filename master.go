@@ -71,6 +71,7 @@ type masterProc struct {
 	stopLoop   context.CancelFunc
 	login      *ptyLogin   // the pty login conversation; nil without one
 	info       *infoParser // what it negotiated (info.go)
+	watchdog   *watchdog   // ends the master if this program dies; nil with Pdeathsig
 }
 
 // New starts a master connection to target, "[user[:password]@]host[:port]"
@@ -257,7 +258,7 @@ func (m *Master) setupCtlPath() error {
 	if dir == "" {
 		d, err := defaultCtlDir()
 		if err != nil {
-			return &Error{Code: CodeMasterFailed, Op: "choose control directory", Err: err}
+			return err
 		}
 		dir = d
 	}
@@ -265,8 +266,8 @@ func (m *Master) setupCtlPath() error {
 	if err != nil {
 		return &ArgError{Arg: "Options.CtlDir", Value: fmt.Sprintf("%q", o.CtlDir), Reason: err.Error()}
 	}
-	// Check the length before creating anything: the names are 20 bytes.
-	if err := checkCtlPathLen(filepath.Join(dir, strings.Repeat("x", 20))); err != nil {
+	// Check the length before creating anything.
+	if err := checkCtlPathLen(filepath.Join(dir, strings.Repeat("x", ctlNameLen))); err != nil {
 		return err
 	}
 	if err := ensureCtlDir(dir); err != nil {
@@ -328,7 +329,25 @@ func (m *Master) start(ctx context.Context) error {
 		return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: err}
 	}
 	w.Close()
+	var wd *watchdog
+	if !hasPdeathsig || m.opts.NoPdeathsig {
+		if wd, err = startWatchdog(ch.Pid()); err != nil {
+			ch.Stop(0)
+			r.Close()
+			login.abort()
+			if stdoutW != nil {
+				stdoutR.Close()
+				stdoutW.Close()
+			}
+			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: fmt.Errorf("unable to start the master's watchdog: %w", err)}
+		}
+		go func() {
+			<-ch.Done()
+			wd.dismiss()
+		}()
+	}
 	p := &masterProc{
+		watchdog:   wd,
 		proc:       ch,
 		pid:        ch.Pid(),
 		stderr:     newTailBuffer(16 << 10),
@@ -688,6 +707,7 @@ func (m *Master) killProc(p *masterProc, polite bool) {
 		grace = 300 * time.Millisecond
 	}
 	p.proc.Stop(grace)
+	p.watchdog.dismiss()
 	// The reader ends at EOF; a grandchild holding stderr must not keep it.
 	select {
 	case <-p.stderrDone:
@@ -703,8 +723,9 @@ func (m *Master) killProc(p *masterProc, polite bool) {
 
 // Disown gives up ownership of the master: Close will leave it running, for
 // another program to use through its socket. It returns the master's pid.
-// Unless Options.NoPdeathsig was set, the kernel still ends the master when
-// this program exits.
+// On Linux, unless Options.NoPdeathsig was set, the kernel still ends the
+// master when this program exits; elsewhere (and with NoPdeathsig) the
+// master's watchdog is dismissed, so the master outlives the program.
 func (m *Master) Disown() (int, error) {
 	if m.external {
 		return 0, &Error{Code: CodeMasterFailed, Op: "disown", Host: m.host, Err: ErrNotOwner}
@@ -715,6 +736,7 @@ func (m *Master) Disown() (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.disowned = true
+	m.run.watchdog.dismiss()
 	return m.run.pid, nil
 }
 

@@ -1,6 +1,7 @@
 package openssh
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
@@ -360,52 +361,98 @@ func TestDisown(t *testing.T) {
 }
 
 // TestCrashLeavesNoMaster runs a child test binary that starts a master and
-// is then SIGKILLed: Pdeathsig must take the master down with it.
+// is then SIGKILLed: the master must go down with it, through Pdeathsig
+// (Linux's default) and through the watchdog (NoPdeathsig, and every system
+// without Pdeathsig). A disowned master with NoPdeathsig must outlive it.
 func TestCrashLeavesNoMaster(t *testing.T) {
 	if os.Getenv("OPENSSH_CRASH_CHILD") != "" {
 		m, err := New(context.Background(), os.Getenv("OPENSSH_CRASH_TARGET"), &Options{
 			ConfigFile: os.Getenv("OPENSSH_CRASH_CONFIG"), CtlDir: os.Getenv("OPENSSH_CRASH_CTLDIR"), BatchMode: true,
+			NoPdeathsig: os.Getenv("OPENSSH_CRASH_NOPDEATHSIG") != "",
 		})
 		if err != nil {
 			os.Stdout.WriteString("error " + err.Error() + "\n")
 			os.Exit(1)
+		}
+		if os.Getenv("OPENSSH_CRASH_DISOWN") != "" {
+			if _, err := m.Disown(); err != nil {
+				os.Stdout.WriteString("error " + err.Error() + "\n")
+				os.Exit(1)
+			}
 		}
 		os.Stdout.WriteString("pid " + itoa(m.MasterPID()) + "\n")
 		time.Sleep(time.Minute)
 		os.Exit(0)
 	}
 	srv := sshtest.Start(t, sshtest.Config{})
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashLeavesNoMaster$", "-test.v=false")
-	cmd.Env = append(os.Environ(), "OPENSSH_CRASH_CHILD=1", "OPENSSH_CRASH_TARGET="+srv.Addr,
-		"OPENSSH_CRASH_CONFIG="+srv.SSHConfig, "OPENSSH_CRASH_CTLDIR="+testCtlDir(t))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name                string
+		noPdeathsig, disown bool
+	}{
+		{"watchdog", true, false},
+		{"disowned", true, true},
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	if hasPdeathsig {
+		cases = append(cases, struct {
+			name                string
+			noPdeathsig, disown bool
+		}{"pdeathsig", false, false})
 	}
-	buf := make([]byte, 256)
-	n, _ := out.Read(buf)
-	line := strings.TrimSpace(string(buf[:n]))
-	if !strings.HasPrefix(line, "pid ") {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("child said %q", line)
-	}
-	pid := 0
-	for _, c := range strings.TrimPrefix(line, "pid ") {
-		pid = pid*10 + int(c-'0')
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	deadline := time.Now().Add(5 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			syscall.Kill(pid, syscall.SIGKILL)
-			t.Fatalf("master %d outlived its SIGKILLed program", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashLeavesNoMaster$", "-test.v=false")
+			cmd.Env = append(os.Environ(), "OPENSSH_CRASH_CHILD=1", "OPENSSH_CRASH_TARGET="+srv.Addr,
+				"OPENSSH_CRASH_CONFIG="+srv.SSHConfig, "OPENSSH_CRASH_CTLDIR="+testCtlDir(t))
+			if tc.noPdeathsig {
+				cmd.Env = append(cmd.Env, "OPENSSH_CRASH_NOPDEATHSIG=1")
+			}
+			if tc.disown {
+				cmd.Env = append(cmd.Env, "OPENSSH_CRASH_DISOWN=1")
+			}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := bufio.NewReader(out).ReadString('\n')
+			line = strings.TrimSpace(line)
+			pid, err := strconv.Atoi(strings.TrimPrefix(line, "pid "))
+			if !strings.HasPrefix(line, "pid ") || err != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+				t.Fatalf("child said %q", line)
+			}
+			cmd.Process.Kill()
+			cmd.Wait()
+			if tc.disown {
+				// The watchdog was dismissed: the master stays, usable.
+				time.Sleep(500 * time.Millisecond)
+				if syscall.Kill(pid, 0) != nil {
+					t.Fatalf("disowned master %d died with its program", pid)
+				}
+				syscall.Kill(-pid, syscall.SIGTERM)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for syscall.Kill(pid, 0) == nil {
+				if time.Now().After(deadline) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Fatalf("master %d outlived its SIGKILLed program", pid)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			// The watchdog (not ours any more: its parent was killed) exits
+			// once it has ended the master.
+			mark := "goopenssh-watchdog " + itoa(pid)
+			deadline = time.Now().Add(6 * time.Second)
+			for len(sshtest.FindProcesses(mark)) > 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("the watchdog of master %d is still running", pid)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
 	}
 }
 

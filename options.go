@@ -68,10 +68,14 @@ type Options struct {
 	// Async makes New return as soon as the master is started; call
 	// [Master.WaitForMaster] before use (operations wait for it anyway).
 	Async bool
-	// NoPdeathsig keeps the master alive when the thread that started it
-	// exits (Linux only). By default the kernel kills the master when the
-	// program dies, so a crashed program never leaves it behind; turn that
-	// off for programs that hand the master over to another process.
+	// NoPdeathsig turns off the kernel's parent-death signal for the
+	// master (Linux). A master never outlives a program that dies, however
+	// it dies: on Linux the kernel ends it by default; with NoPdeathsig,
+	// and on systems without that signal (macOS, the BSDs), a watchdog
+	// does (a small sh that ends the master's process group when this
+	// program's end of a pipe closes). [Master.Disown] dismisses the
+	// watchdog but cannot undo the kernel's signal, so a program that
+	// hands its master over to another process on Linux sets NoPdeathsig.
 	NoPdeathsig bool
 
 	// MasterStdout and MasterStderr receive the master's output. ssh's

@@ -2,10 +2,11 @@
 
 package openssh
 
-import (
-	"os"
-	"syscall"
-)
+import "syscall"
+
+// hasPdeathsig says that the kernel can end a child when its parent dies:
+// only Linux can; a watchdog ties the master to the program here.
+const hasPdeathsig = false
 
 // masterSysProcAttr starts the master in a new session, so it has no
 // controlling terminal and leads its own process group. There is no
@@ -16,7 +17,3 @@ func masterSysProcAttr(bool) *syscall.SysProcAttr {
 
 // slaveSysProcAttr is the process setup of slave ssh processes.
 func slaveSysProcAttr() *syscall.SysProcAttr { return nil }
-
-// makeRaw is not implemented outside Linux: a tty session of the mux
-// transport leaves the local terminal's modes alone.
-func makeRaw(*os.File) (func(), error) { return nil, syscall.ENOTSUP }

@@ -13,7 +13,6 @@
 package sshtest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -492,36 +491,6 @@ func tail(s string, n int) string {
 	return s
 }
 
-// procTable reads the parent and command line of every live process.
-func procTable() (parent map[int]int, cmdline map[int]string) {
-	parent, cmdline = map[int]int{}, map[int]string{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		i := bytes.LastIndexByte(stat, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
-		if len(f) < 2 || f[0] == "Z" {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		parent[pid] = ppid
-		cl, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		cmdline[pid] = string(bytes.ReplaceAll(cl, []byte{0}, []byte{' '}))
-	}
-	return parent, cmdline
-}
-
 // isDescendant reports whether pid descends from ancestor.
 func isDescendant(parent map[int]int, pid, ancestor int) bool {
 	for p, depth := parent[pid], 0; p != 0 && depth < 64; p, depth = parent[p], depth+1 {
@@ -574,10 +543,17 @@ func CountSSH() int {
 	return n
 }
 
-// OpenFDs returns the number of open file descriptors of this process.
-func OpenFDs() int {
-	e, _ := os.ReadDir("/proc/self/fd")
-	return len(e)
+// FindProcesses returns the pids of the live processes (any parent) whose
+// command line contains needle.
+func FindProcesses(needle string) []int {
+	_, cmdline := procTable()
+	var pids []int
+	for pid, cl := range cmdline {
+		if strings.Contains(cl, needle) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // LeakTB is what CheckNoLeaks needs of a test (*testing.T has it all).

@@ -1,8 +1,0 @@
-//go:build darwin || freebsd || openbsd || netbsd || dragonfly
-
-package openssh
-
-import "golang.org/x/sys/unix"
-
-// ioctlGetTermios is the ioctl that reads a terminal's modes.
-const ioctlGetTermios = unix.TIOCGETA
