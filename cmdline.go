@@ -152,10 +152,14 @@ func (c *Cmd) buildLine(inDiscard, outDiscard, errDiscard bool) (string, error) 
 		}
 		pre.WriteString("; ")
 	}
+	line = pre.String() + line
 	if c.sudo != nil {
-		return c.sudo.wrap(q, pre.String()+line)
+		var err error
+		if line, err = c.sudo.wrap(q, line); err != nil {
+			return "", err
+		}
 	}
-	return pre.String() + line, nil
+	return c.encodeLine(line)
 }
 
 // ownSSHOpts returns the ssh options given by the caller: SSHOpts, or

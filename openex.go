@@ -207,7 +207,7 @@ func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
 	wc := &closeOnce{File: w}
 	c.afterW = append(c.afterW, wc)
 	c.ours = append(c.ours, w)
-	return &actWriteCloser{wc: wc, c: c}, nil
+	return c.encodePipeIn(&actWriteCloser{wc: wc, c: c}), nil
 }
 
 // StdoutPipe returns a pipe connected to the command's standard output, as
@@ -227,7 +227,7 @@ func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 	c.outPipeR, c.outPipeW = r, w
 	c.afterW = append(c.afterW, r)
 	c.ours = append(c.ours, r)
-	return &actReadCloser{r: r, c: c}, nil
+	return c.encodePipeOut(&actReadCloser{r: r, c: c}), nil
 }
 
 // StderrPipe returns a pipe connected to the command's standard error, as
@@ -249,7 +249,7 @@ func (c *Cmd) StderrPipe() (io.ReadCloser, error) {
 	c.errPipeR, c.errPipeW = r, w
 	c.afterW = append(c.afterW, r)
 	c.ours = append(c.ours, r)
-	return &actReadCloser{r: r, c: c}, nil
+	return c.encodePipeOut(&actReadCloser{r: r, c: c}), nil
 }
 
 func (c *Cmd) pipeErr(err error) error {
@@ -397,7 +397,8 @@ func (c *Cmd) StartPipedTo(local *exec.Cmd) error {
 
 // start does the work of every Start method.
 func (c *Cmd) start(sa startArgs) (err error) {
-	if !c.started {
+	if !c.started && c.m != nil { // (validate reports a nil m)
+		c.encodeStreams()
 		if err := c.sudo.prepare(c); err != nil {
 			c.started = true
 			return err
