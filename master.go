@@ -44,6 +44,7 @@ type Master struct {
 	disowned bool
 
 	listeners listenerSet // open Listen listeners, closed by Close
+	fwds      fwdRegistry // forwards to set up again after Restart (forward_restore.go)
 
 	be   backend      // the transport, chosen once in New (backend.go)
 	proc *procBackend // for what needs a process whatever the transport
@@ -743,6 +744,15 @@ func (m *Master) Disown() (int, error) {
 // Restart ends the master (if it still runs) and starts a new one with the
 // same options, then waits for it unless Options.Async is set. It recovers
 // from a sticky failure or a Stop. It refuses external and disowned masters.
+//
+// The forwards made with [Master.Forward] and the listeners of
+// [Master.Listen] are set up again on the new master (a remote forward on
+// port 0 gets a new port: see [Master.Forwards] and the listener's Addr).
+// Those that cannot be are dropped and named in Restart's error, which
+// matches [ErrForwardFailed] while the new master is up and usable
+// (m.Err() is nil). Connections made through the old master are gone. In
+// async mode the forwards are set up in the background once the master is
+// up, and failures are only logged.
 func (m *Master) Restart(ctx context.Context) error {
 	m.mu.Lock()
 	if m.external || m.disowned {
@@ -771,9 +781,20 @@ func (m *Master) Restart(ctx context.Context) error {
 		return err
 	}
 	if m.opts.Async {
+		go func() {
+			ctx := context.Background()
+			if m.WaitForMaster(ctx) == nil {
+				if err := m.restoreForwards(ctx); err != nil {
+					m.log.Warn("openssh: forwards lost in restart", "host", m.host, "err", err)
+				}
+			}
+		}()
 		return nil
 	}
-	return m.WaitForMaster(ctx)
+	if err := m.WaitForMaster(ctx); err != nil {
+		return err
+	}
+	return m.restoreForwards(ctx)
 }
 
 // MasterPID returns the pid of the master process, or 0 when there is none
