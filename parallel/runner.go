@@ -107,6 +107,15 @@ type Runner struct {
 	// queue is finished.
 	KeepMasters bool
 
+	// Pool, when set, is where masters come from ([openssh.Pool.Get] of
+	// each host's target, with the pool's options: Options and the hosts'
+	// own options are not used). The runner never closes them: a host
+	// done with its queue, or Close, lets its master go back to the pool,
+	// and a host whose master failed gets the pool's replacement.
+	// Connections does not apply; the pool's MaxPerHost and IdleTimeout
+	// do. Several Runners may share one Pool.
+	Pool *openssh.Pool
+
 	// OnResult, when set, is called with each host's result as soon as the
 	// host has finished its queue (calls are serialized). It must not call
 	// the Runner's methods.
@@ -903,6 +912,20 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 		r.cmu.Unlock()
 		return m, nil
 	}
+	if r.Pool != nil {
+		r.cmu.Unlock()
+		t0 := time.Now()
+		m, err := r.Pool.Get(ctx, h.target)
+		h.res.Connect += time.Since(t0)
+		h.res.Connects++
+		if err != nil {
+			return nil, err
+		}
+		r.cmu.Lock()
+		h.m = m
+		r.cmu.Unlock()
+		return m, nil
+	}
 	var victim *openssh.Master
 	for r.connLimit > 0 && r.open >= r.connLimit {
 		var v *host
@@ -948,8 +971,8 @@ func (r *Runner) dropMaster(h *host) time.Duration {
 	m := h.m
 	h.m = nil
 	r.cmu.Unlock()
-	if m == nil {
-		return 0
+	if m == nil || r.Pool != nil {
+		return 0 // a pooled master stays with the pool
 	}
 	t0 := time.Now()
 	m.Close()
