@@ -1,6 +1,7 @@
 package openssh
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -135,11 +136,14 @@ func (f *RemoteFS) ReadFile(name string) ([]byte, error) {
 		return nil, pathErr("read", name, err)
 	}
 	defer h.Close()
-	var b strings.Builder
+	var b bytes.Buffer
+	if fi, err := h.Stat(); err == nil && fi.Size() > 0 && fi.Size() < 1<<30 {
+		b.Grow(int(fi.Size()))
+	}
 	if _, err := h.WriteTo(&b); err != nil {
 		return nil, pathErr("read", name, err)
 	}
-	return []byte(b.String()), nil
+	return b.Bytes(), nil
 }
 
 // ReadDir lists the named directory, sorted by name.

@@ -157,6 +157,8 @@ func (p *Pool) GetWith(ctx context.Context, target string, opts *Options) (*Mast
 		}
 		if s.err == nil {
 			h.masters = append(h.masters, &poolEntry{m: s.m, used: time.Now()})
+		} else if len(h.masters) == 0 && p.hosts[key] == h {
+			delete(p.hosts, key) // no entry left behind for a bad target
 		}
 		close(s.done)
 		p.mu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -184,5 +185,39 @@ func TestPoolSaturated(t *testing.T) {
 	}
 	if n := pool.Len(); n != 2 {
 		t.Errorf("pool holds %d masters, want 2", n)
+	}
+}
+
+// TestPoolFailedStart: concurrent Gets of a host that refuses connections
+// share the failure of one start; nothing stays in the pool.
+func TestPoolFailedStart(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Config{})
+	defer checkNoLeaks(t)
+	var starts atomic.Int32
+	opts := testOptions(t, srv)
+	pool := NewPool(&PoolOptions{Options: opts, New: func(ctx context.Context, target string, o *Options) (*Master, error) {
+		starts.Add(1)
+		return New(ctx, target, o)
+	}})
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	target := fmt.Sprintf("127.0.0.1:%d", freeTCPPort(t))
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := pool.Get(ctx, target); !errors.Is(err, ErrConnRefused) {
+				t.Errorf("Get of a closed port: %v, want ErrConnRefused", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := starts.Load(); n >= 20 {
+		t.Errorf("%d starts for 20 concurrent Gets: failures were not shared", n)
+	}
+	if pool.Len() != 0 || len(pool.hosts) != 0 {
+		t.Errorf("pool keeps %d masters, %d keys after failures", pool.Len(), len(pool.hosts))
 	}
 }
