@@ -12,16 +12,17 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/creack/pty"
 )
 
 // LoginHandler conducts a custom login on the master's terminal: a
-// keyboard-interactive exchange with several prompts, a device that shows a
-// banner and asks questions, a one-time code. It is called once per master
+// keyboard-interactive exchange with several prompts, a one-time code, a
+// key passphrase and a password in turn. It is called once per master
 // start, in its own goroutine, when ssh starts; tty reads what ssh writes on
-// its terminal (prompts, banners) and writes what ssh reads there (answers,
-// each ended with "\n"). The handler returns nil once it has answered
+// its terminal (prompts, questions) and writes what ssh reads there
+// (answers, each ended with "\n"). The handler returns nil once it has answered
 // everything; the master then waits for its control socket as usual. An
 // error it returns fails the login with [ErrAuth].
 //
@@ -36,6 +37,21 @@ import (
 //
 // ssh reads answers from its terminal with echo off only once it has shown
 // the prompt: write an answer after reading its prompt, never before.
+//
+// What tty carries is what ssh writes on its terminal, and only that: the
+// prompts of password, keyboard-interactive and passphrase authentication,
+// and ssh's host key question ("... can't be established ... Are you sure
+// you want to continue connecting (yes/no/[fingerprint])?"), which ssh
+// asks only when StrictHostKeyChecking=ask is in Options.MasterOpts (the
+// library's HostKeyPolicy never asks): the handler answers it "yes" or
+// "no" like any prompt; returning nil without answering fails the login
+// with [ErrHostKeyUnknown]. Without a handler the question fails the
+// login at once. A changed host key is not a question: ssh refuses, and
+// the login fails with [ErrHostKeyChanged]. ssh writes the server's
+// pre-authentication banner (sshd's Banner), the name and instructions
+// of a keyboard-interactive request, and its own warnings and errors to
+// its standard error, not the terminal: they go to Options.MasterStderr
+// (and the last line into a login error), never to tty.
 type LoginHandler func(ctx context.Context, tty io.ReadWriter) error
 
 // defaultPrompt matches ssh's password and passphrase prompts
@@ -48,6 +64,8 @@ var defaultPrompt = regexp.MustCompile(`(?i)(password|passphrase)[^\n]*[:?][ \t]
 var (
 	unknownHostRe = regexp.MustCompile(`(?s)authenticity of host.*can't be established`)
 	changedHostRe = regexp.MustCompile(`REMOTE HOST IDENTIFICATION HAS CHANGED`)
+	// hostKeyQuestionRe is the end of the question, where ssh waits.
+	hostKeyQuestionRe = regexp.MustCompile(`continue connecting \(yes/no[^)]*\)\?`)
 )
 
 // authState is what the master needs for a pty login.
@@ -147,9 +165,6 @@ func (m *Master) setupAuth() error {
 	}
 	if err := m.validateHostKey(); err != nil {
 		return err
-	}
-	if o.HostKeyPolicy == HostKeyOff && o.KnownHostsFile != "" {
-		return conflict("Options.KnownHostsFile", "HostKeyOff reads and writes no known-hosts file")
 	}
 	return m.validateConnOpts()
 }
@@ -405,15 +420,17 @@ func (l *ptyLogin) see(data []byte) {
 		default:
 		}
 	}
+	// A running handler answers ssh's host key question itself.
+	handling := l.handler != nil && !l.sent
 	switch {
-	case unknownHostRe.Match(*buf):
+	case unknownHostRe.Match(*buf) && !handling:
 		failf(ErrHostKeyUnknown, "ssh asked whether to trust the host key")
 		return
 	case changedHostRe.Match(*buf):
 		failf(ErrHostKeyChanged, "")
 		return
 	}
-	if (l.handler != nil && !l.sent) || !promptAtEnd(l.prompt, *buf) {
+	if handling || !promptAtEnd(l.prompt, *buf) {
 		return
 	}
 	if l.sent {
@@ -464,11 +481,33 @@ func (l *ptyLogin) runHandler() {
 		l.fail(&Error{Code: CodeMasterFailed, Op: "connect", Host: l.host, Err: fmt.Errorf("%w: login handler: %w", ErrAuth, err)})
 		return
 	}
-	l.mu.Lock()
-	l.sent = true
-	clear(l.buf)
-	l.buf = l.buf[:0]
-	l.mu.Unlock()
+	// An answer written just before returning shows on the terminal
+	// (ssh echoes it) a moment later: give it a second to appear before
+	// taking the host key question as unanswered.
+	var unanswered bool
+	for deadline := time.Now().Add(time.Second); ; {
+		l.mu.Lock()
+		unanswered = promptAtEnd(hostKeyQuestionRe, l.buf)
+		if !unanswered || l.over || time.Now().After(deadline) {
+			l.sent = true
+			clear(l.buf)
+			l.buf = l.buf[:0]
+			l.mu.Unlock()
+			break
+		}
+		l.mu.Unlock()
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-l.ctx.Done():
+			return
+		}
+	}
+	if unanswered {
+		// ssh waits for an answer that will not come.
+		l.fail(&Error{Code: CodeMasterFailed, Op: "connect", Host: l.host, Err: ErrHostKeyUnknown,
+			Detail: "the login handler returned without answering ssh's host key question"})
+		return
+	}
 	l.log("openssh: login handler done")
 }
 

@@ -292,7 +292,6 @@ func TestAuthOptionConflicts(t *testing.T) {
 		{"NULInPassphrase", "h", Options{Passphrase: "a\x00b"}, "Options.Passphrase"},
 		{"ExternalWithPassword", "h", Options{Password: "x", ExternalMaster: true, CtlPath: "/nonexistent"}, "Options.ExternalMaster"},
 		{"BadPolicy", "h", Options{HostKeyPolicy: 9}, "Options.HostKeyPolicy"},
-		{"OffWithKnownHosts", "h", Options{HostKeyPolicy: HostKeyOff, KnownHostsFile: "/tmp/kh"}, "Options.KnownHostsFile"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

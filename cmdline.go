@@ -50,6 +50,10 @@ func (c *Cmd) validate() error {
 	if err := checkArgs("args", c.Args); err != nil {
 		return err
 	}
+	if len(c.Args) > 0 && strings.TrimSpace(c.Args[0]) == "" {
+		// As exec.Command(""): an empty line would run the login shell.
+		return &ArgError{Arg: "Args[0]", Value: fmt.Sprintf("%q", c.Args[0]), Reason: "empty command (give no arguments for the login shell)"}
+	}
 	if err := checkArgs("SSHOpts", c.SSHOpts); err != nil {
 		return err
 	}
@@ -194,8 +198,8 @@ func (c *Cmd) sshOpts() []string {
 }
 
 // String returns the remote command line as it would be sent, with the
-// extended redirections for the streams as they are set now (Stdout and
-// Stderr nil count as discarded). It returns "" when the line cannot be
+// extended redirections for the streams as they are set now (a nil Stdout
+// counts as discarded, a nil Stderr does not: its tail is kept for errors). It returns "" when the line cannot be
 // built; Start reports why.
 func (c *Cmd) String() string {
 	if c.line != "" || c.started {
@@ -230,11 +234,13 @@ func (c *Cmd) defaults() (io.Reader, io.Writer, io.Writer) {
 }
 
 // discards reports which streams are discarded, for the extended
-// redirections.
+// redirections. Standard error counts as discarded only when it is
+// io.Discard: a nil Stderr is read by the library, whose tail explains a
+// failure in the [ExitError].
 func (c *Cmd) discards() (in, out, errd bool) {
 	i, o, e := c.defaults()
 	in = i == nil && c.inPipeR == nil
 	out = (o == nil || o == io.Discard) && c.outPipeW == nil
-	errd = (e == nil || e == io.Discard) && c.errPipeW == nil && !c.StderrToStdout
+	errd = e == io.Discard && c.errPipeW == nil && !c.StderrToStdout
 	return
 }

@@ -55,15 +55,6 @@ func (m *Master) validateConnOpts() error {
 	if o.ConnectTimeout < 0 {
 		return &ArgError{Arg: "Options.ConnectTimeout", Value: o.ConnectTimeout.String(), Reason: "negative"}
 	}
-	for _, f := range []struct{ name, value string }{
-		{"Options.IdentityAgent", o.IdentityAgent},
-		{"Options.CertificateFile", o.CertificateFile},
-		{"Options.KnownHostsFile", o.KnownHostsFile},
-	} {
-		if err := checkPathOption(f.name, f.value); err != nil {
-			return err
-		}
-	}
 	if o.ProxyJump != "" {
 		if o.ProxyCommand != "" {
 			return &ArgError{Arg: "Options.ProxyJump", Value: fmt.Sprintf("%q", o.ProxyJump), Reason: "conflicts with Options.ProxyCommand (ssh would use only one)"}
@@ -149,13 +140,53 @@ func supportedAlgorithms(sshPath, query string) map[string]bool {
 	return known
 }
 
+// checkStringOptions refuses, before anything else looks at them, the
+// string options that ssh could not take as they are: a NUL anywhere; a
+// newline, carriage return or double quote in a path; a newline or
+// carriage return in SSHPath and ProxyCommand (which hold words).
+func checkStringOptions(o *Options) error {
+	for _, c := range []struct {
+		name string
+		args []string
+	}{
+		{"Options.MasterOpts", o.MasterOpts},
+		{"Options.DefaultSSHOpts", o.DefaultSSHOpts},
+	} {
+		if err := checkArgs(c.name, c.args); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"Options.KeyPath", o.KeyPath},
+		{"Options.ConfigFile", o.ConfigFile},
+		{"Options.CtlPath", o.CtlPath},
+		{"Options.CtlDir", o.CtlDir},
+		{"Options.IdentityAgent", o.IdentityAgent},
+		{"Options.CertificateFile", o.CertificateFile},
+		{"Options.KnownHostsFile", o.KnownHostsFile},
+	} {
+		if err := checkPathOption(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"Options.SSHPath", o.SSHPath},
+		{"Options.ProxyCommand", o.ProxyCommand},
+	} {
+		if strings.ContainsAny(f.value, "\x00\n\r") {
+			return &ArgError{Arg: f.name, Value: shortQuote(f.value), Reason: "NUL or line break in a command", Err: ErrEncoding}
+		}
+	}
+	return nil
+}
+
 // checkPathOption refuses a file option that ssh could not take as one path.
 func checkPathOption(name, v string) error {
 	if v == "" {
 		return nil
 	}
 	if strings.ContainsAny(v, "\x00\n\r\"") {
-		return &ArgError{Arg: name, Value: shortQuote(v), Reason: "NUL, newline or double quote in a path"}
+		return &ArgError{Arg: name, Value: shortQuote(v), Reason: "NUL, line break or double quote in a path", Err: ErrEncoding}
 	}
 	return nil
 }

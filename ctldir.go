@@ -128,19 +128,19 @@ func checkSecureDir(dir string) error {
 			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: err}
 		}
 		if !st.IsDir() {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir, Detail: d + " is not a directory"}
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir, Detail: d + " is not a directory"}
 		}
 		sys, ok := st.Sys().(*syscall.Stat_t)
 		if !ok {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir, Detail: "cannot read owner of " + d}
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir, Detail: "cannot read owner of " + d}
 		}
 		mode := st.Mode()
 		if sys.Uid != euid && sys.Uid != 0 {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir,
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir,
 				Detail: fmt.Sprintf("%s is owned by uid %d, not by uid %d or root (see Options.AllowInsecureCtlDir)", d, sys.Uid, euid)}
 		}
 		if mode.Perm()&0o022 != 0 && mode&fs.ModeSticky == 0 {
-			return &Error{Code: CodeMasterFailed, Op: "check control directory", Err: ErrInsecureCtlDir,
+			return &Error{Code: CodeMasterFailed, Err: ErrInsecureCtlDir,
 				Detail: fmt.Sprintf("%s is writable by group or others (mode %04o) (see Options.AllowInsecureCtlDir)", d, mode.Perm())}
 		}
 		if d == home || d == filepath.Dir(d) {
@@ -179,8 +179,48 @@ func newCtlPath(dir, user, host string, port int) (string, error) {
 	return "", &Error{Code: CodeMasterFailed, Op: "choose control path", Err: errors.New("unable to find an unused name in " + dir)}
 }
 
-// isSocket reports whether path is a Unix socket.
+// isSocket reports whether path is a Unix socket (or a symbolic link to
+// one).
 func isSocket(path string) bool {
-	st, err := os.Lstat(path)
+	st, err := os.Stat(path)
 	return err == nil && st.Mode()&fs.ModeSocket != 0
+}
+
+// checkExternalSocket applies to the socket of an external master the
+// checks our own control directory gets, so that a socket planted by
+// someone else (who would then receive every command, and the stdio of
+// the slave ssh processes) is not used: the socket, its symbolic links
+// resolved, must be in a directory that passes [checkSecureDir], be owned
+// by the effective user (or by root, when that is root) and not be
+// writable by group or others.
+func checkExternalSocket(path string) error {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "use external master", Err: err}
+	}
+	if real, err = filepath.Abs(real); err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "use external master", Err: err}
+	}
+	if err := checkSecureDir(filepath.Dir(real)); err != nil {
+		return err
+	}
+	st, err := os.Lstat(real)
+	if err != nil {
+		return &Error{Code: CodeMasterFailed, Op: "use external master", Err: err}
+	}
+	insecure := func(format string, a ...any) error {
+		return &Error{Code: CodeMasterFailed, Op: "use external master", Err: ErrInsecureCtlSocket,
+			Detail: fmt.Sprintf(format, a...) + " (see Options.AllowInsecureCtlDir)"}
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return insecure("cannot read the owner of %s", real)
+	}
+	if euid := uint32(os.Geteuid()); sys.Uid != euid {
+		return insecure("%s is owned by uid %d, not by uid %d", real, sys.Uid, euid)
+	}
+	if perm := st.Mode().Perm(); perm&0o022 != 0 {
+		return insecure("%s is writable by group or others (mode %04o)", real, perm)
+	}
+	return nil
 }

@@ -81,10 +81,10 @@ var (
 var (
 	// ErrHostKeyUnknown: the server's host key is not in known_hosts and
 	// host key checking is strict.
-	ErrHostKeyUnknown = errors.New("openssh: host key unknown: the authenticity of the host can't be established")
+	ErrHostKeyUnknown = errors.New("openssh: host key unknown")
 	// ErrHostKeyChanged: the server's host key does not match the one in
 	// known_hosts.
-	ErrHostKeyChanged = errors.New("openssh: host key changed: remote host identification has changed")
+	ErrHostKeyChanged = errors.New("openssh: host key changed")
 	// ErrAuth: the server refused every authentication method tried.
 	ErrAuth = errors.New("openssh: authentication failed")
 	// ErrConnRefused: the TCP connection was refused.
@@ -111,6 +111,12 @@ var (
 	// ErrInsecureCtlDir: the control directory or one of its parents is
 	// writable by others (see [Options.AllowInsecureCtlDir]).
 	ErrInsecureCtlDir = errors.New("openssh: control directory is not secure")
+	// ErrInsecureCtlSocket: the socket of an external master
+	// ([Options.ExternalMaster]) is owned by another user or writable by
+	// group or others, so it may not be the master it claims to be (see
+	// [Options.AllowInsecureCtlDir]). A socket in an insecure directory
+	// gives [ErrInsecureCtlDir].
+	ErrInsecureCtlSocket = errors.New("openssh: control socket is not secure")
 	// ErrCtlPathTooLong: the control socket path does not fit a Unix socket
 	// address.
 	ErrCtlPathTooLong = errors.New("openssh: control path too long")
@@ -221,31 +227,42 @@ func argErr(arg, value, reason string) *ArgError {
 	return &ArgError{Arg: arg, Value: fmt.Sprintf("%q", value), Reason: reason}
 }
 
-// ExitError reports a remote command (or scp, rsync) that ran and exited
-// unsuccessfully. It matches [ErrCmdFailed].
+// ExitError reports a remote command, or a local transfer program (scp,
+// rsync), that ran and exited unsuccessfully. It matches [ErrCmdFailed].
 //
 // ssh returns the remote exit status as its own, so Code is that status;
 // 255 is ambiguous (an ssh failure, a remote "exit 255", or a remote process
 // killed by a signal when ssh could not say). When the status is 255 and the
 // master turns out to be gone, the library reports a master failure instead.
+//
+// The message names what exited (the remote command, or "scp", "rsync")
+// and ends with the lines of Stderr that explain the failure: the first
+// lines that read as errors and the last line, each shortened, so that a
+// program that prints the cause first and a summary last (scp, rsync) is
+// understood from the message alone.
 type ExitError struct {
-	// Code is the exit status of the local ssh process, which is the remote
-	// command's status.
+	// Code is the exit status: of the local ssh process, which is the
+	// remote command's status, or of the local scp or rsync.
 	Code int
-	// Signal is the name of the signal that killed the remote process, when
-	// ssh reported it; empty otherwise.
+	// Signal is the name of the signal that killed the process, when it
+	// is known; empty otherwise.
 	Signal string
-	// Stderr holds the tail of the command's standard error when it was
-	// captured by the library (as exec.ExitError.Stderr).
+	// Stderr holds the tail of the standard error when it was captured by
+	// the library (as exec.ExitError.Stderr).
 	Stderr []byte
 	// Host is the target host.
 	Host string
-	// Cmd is the remote command line.
+	// Cmd is the remote command line, or the local command line of scp or
+	// rsync.
 	Cmd string
-	// ProcessState is the state of the local ssh process (nil for a
-	// command run over [TransportMux]).
+	// Program is the local program that exited ("scp", "rsync"); empty
+	// for a remote command.
+	Program string
+	// ProcessState is the state of the local process (nil for a command
+	// run over [TransportMux]).
 	ProcessState *os.ProcessState
-	// Msg replaces the default description when set (rsync's code meanings).
+	// Msg is the meaning of the exit code, when the program documents one
+	// (rsync's "partial transfer due to error").
 	Msg string
 }
 
@@ -256,18 +273,26 @@ func (e *ExitError) Error() string {
 		b.WriteString(e.Host)
 		b.WriteString(": ")
 	}
-	if e.Signal != "" {
-		fmt.Fprintf(&b, "remote command killed by signal %s", e.Signal)
-	} else {
-		fmt.Fprintf(&b, "remote command exited with status %d", e.Code)
+	who := "remote command"
+	if e.Program != "" {
+		who = e.Program
+	}
+	switch {
+	case e.Signal != "":
+		fmt.Fprintf(&b, "%s killed by signal %s", who, e.Signal)
+	case e.Program != "":
+		fmt.Fprintf(&b, "%s exited %d", who, e.Code)
+	default:
+		fmt.Fprintf(&b, "%s exited with status %d", who, e.Code)
 	}
 	if e.Msg != "" {
-		b.WriteString(": ")
+		b.WriteString(" (")
 		b.WriteString(e.Msg)
+		b.WriteString(")")
 	}
-	if tail := lastLine(e.Stderr); tail != "" {
+	if why := explain(e.Stderr); why != "" {
 		b.WriteString(": ")
-		b.WriteString(tail)
+		b.WriteString(why)
 	}
 	return b.String()
 }
@@ -284,9 +309,84 @@ func lastLine(b []byte) string {
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		s = s[i+1:]
 	}
+	return shortLine(s)
+}
+
+// shortLine trims s and cuts it to 200 bytes.
+func shortLine(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) > 200 {
 		s = s[:200] + "..."
 	}
 	return s
+}
+
+// maxExplainErrors is how many error lines explain() keeps before the last
+// line.
+const maxExplainErrors = 2
+
+// explain returns the lines of a program's standard error that explain a
+// failure, joined with "; ": all of them when there are at most three,
+// otherwise the first lines that read as errors (at most
+// maxExplainErrors; the first line when none does) and the last line, with
+// "..." where lines were left out. ssh's notices that explain nothing
+// ("Warning: Permanently added ...") are skipped.
+func explain(b []byte) string {
+	var lines []string
+	for _, l := range strings.Split(strings.ReplaceAll(string(b), "\r", "\n"), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || sshNotice(l) {
+			continue
+		}
+		lines = append(lines, shortLine(l))
+	}
+	if len(lines) <= 3 {
+		return strings.Join(lines, "; ")
+	}
+	last := len(lines) - 1
+	var keep []int
+	for i, l := range lines[:last] {
+		if errorLine(l) {
+			keep = append(keep, i)
+			if len(keep) == maxExplainErrors {
+				break
+			}
+		}
+	}
+	if len(keep) == 0 {
+		keep = []int{0}
+	}
+	keep = append(keep, last)
+	var out strings.Builder
+	prev := -1
+	for _, i := range keep {
+		if out.Len() > 0 {
+			out.WriteString("; ")
+		}
+		if i > prev+1 && prev >= 0 {
+			out.WriteString("...; ")
+		}
+		out.WriteString(lines[i])
+		prev = i
+	}
+	return out.String()
+}
+
+// sshNotice reports whether l is one of ssh's messages that never explain
+// a failure.
+func sshNotice(l string) bool {
+	return strings.HasPrefix(l, "Warning: Permanently added") ||
+		strings.HasPrefix(l, "Shared connection to ")
+}
+
+// errorLine reports whether l reads as an error message.
+func errorLine(l string) bool {
+	l = strings.ToLower(l)
+	for _, w := range []string{"error", "fail", "denied", "no such", "not found", "cannot", "can't",
+		"refused", "not permitted", "invalid", "unable", "fatal", "not a "} {
+		if strings.Contains(l, w) {
+			return true
+		}
+	}
+	return false
 }

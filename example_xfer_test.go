@@ -63,7 +63,8 @@ func ExampleMaster_RsyncPut() {
 		Flags: map[string]any{"no_times": true, "chmod": "Dg+s"},
 	})
 	if err != nil {
-		// For example "rsync failed: partial transfer due to error".
+		// For example "openssh: example.com: rsync exited 23 (partial
+		// transfer due to error): rsync: link_stat ... failed: ...".
 		log.Fatal(err)
 	}
 }
@@ -86,7 +87,7 @@ func ExampleMaster_SFTP() {
 	}
 	fmt.Println(len(names), "entries")
 	// Copy a big file with a progress report.
-	if err := openssh.SFTPGetFile(c, "/var/backups/db.dump", "db.dump", openssh.ProgressTo(os.Stderr)); err != nil {
+	if err := openssh.SFTPGetFile(ctx, c, "/var/backups/db.dump", "db.dump", openssh.ProgressTo(os.Stderr)); err != nil {
 		log.Fatal(err)
 	}
 }

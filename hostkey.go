@@ -26,8 +26,11 @@ const (
 	HostKeyAcceptNew
 	// HostKeyOff checks nothing (StrictHostKeyChecking=no). Unless
 	// Options.KnownHostsFile is set, no known-hosts file is read or written
-	// (both are /dev/null). Use it only for throw-away hosts: it gives no
-	// protection against a man in the middle.
+	// (both are /dev/null). With KnownHostsFile, ssh records there the key
+	// of a host seen for the first time and connects to a host whose key
+	// changed too (then, as ssh does, with password authentication and
+	// agent and X11 forwarding turned off). Use it only for throw-away
+	// hosts: it gives no protection against a man in the middle.
 	HostKeyOff
 )
 

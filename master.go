@@ -151,6 +151,9 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	if t.HasPassword {
 		m.password = []byte(t.Password)
 	}
+	if err := checkStringOptions(o); err != nil {
+		return nil, err
+	}
 	if err := m.validateAuth(); err != nil {
 		return nil, err
 	}
@@ -160,27 +163,11 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	if o.Transport != TransportProcess && o.Transport != TransportMux {
 		return nil, &ArgError{Arg: "Options.Transport", Value: o.Transport.String(), Reason: "not TransportProcess or TransportMux"}
 	}
-	for _, c := range []struct {
-		name string
-		args []string
-	}{
-		{"Options.MasterOpts", o.MasterOpts},
-		{"Options.DefaultSSHOpts", o.DefaultSSHOpts},
-		{"Options.KeyPath", []string{o.KeyPath}},
-		{"Options.ProxyCommand", []string{o.ProxyCommand}},
-		{"Options.ConfigFile", []string{o.ConfigFile}},
-		{"Options.CtlPath", []string{o.CtlPath}},
-		{"Options.CtlDir", []string{o.CtlDir}},
-	} {
-		if err := checkArgs(c.name, c.args); err != nil {
-			return nil, err
-		}
-	}
 	m.sshArgv = []string{"ssh"}
 	if o.SSHPath != "" {
 		argv, err := shlex.Split(o.SSHPath)
 		if err != nil || len(argv) == 0 {
-			return nil, &ArgError{Arg: "Options.SSHPath", Value: fmt.Sprintf("%q", o.SSHPath), Reason: fmt.Sprint("cannot split: ", err)}
+			return nil, &ArgError{Arg: "Options.SSHPath", Value: shortQuote(o.SSHPath), Reason: fmt.Sprint("cannot split: ", err)}
 		}
 		m.sshArgv = argv
 	}
@@ -231,6 +218,11 @@ func (m *Master) setupCtlPath() error {
 		}
 		if !isSocket(o.CtlPath) {
 			return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: ErrMasterGone, Detail: o.CtlPath + " is not a socket"}
+		}
+		if !o.AllowInsecureCtlDir {
+			if err := checkExternalSocket(o.CtlPath); err != nil {
+				return err
+			}
 		}
 		m.ctlPath = o.CtlPath
 		m.external = true

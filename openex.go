@@ -31,7 +31,8 @@ import (
 // SSHOpts are %VAR% expanded (when the Master has expansion on) before
 // quoting. When quoting is on, the extended redirections of Net::OpenSSH
 // are appended for the streams that are discarded ("</dev/null",
-// ">/dev/null", "2>/dev/null", ">/dev/null 2>&1") and for StderrToStdout
+// ">/dev/null", and "2>/dev/null" or ">/dev/null 2>&1" only when Stderr is
+// io.Discard: a nil Stderr is kept for errors) and for StderrToStdout
 // ("2>&1"), except by PipeIn, PipeOut and MakeRemoteCommand. At most
 // Options.MaxSessions commands of a Master run at once; Start waits for a
 // slot. The local side ends as follows:
@@ -53,7 +54,9 @@ import (
 // local pty.
 type Cmd struct {
 	// Args are the remote command's arguments, quoted for the remote shell
-	// as QuoteArgs says. No arguments run the user's login shell.
+	// as QuoteArgs says. No arguments run the user's login shell; an empty
+	// (or blank) first argument is refused with an [*ArgError], as
+	// exec.Command("") is.
 	Args []string
 
 	// Stdin is the command's standard input. Nil reads /dev/null; an
@@ -62,9 +65,10 @@ type Cmd struct {
 	Stdin io.Reader
 	// Stdout and Stderr receive the command's output. Nil (or [io.Discard])
 	// discards it; an *os.File is given to ssh as is unless IdleTimeout is
-	// set; any other writer is copied to. When Stderr is discarded the
-	// library still reads ssh's own diagnostics, keeps the last 4 KiB and
-	// reports them in errors ([ExitError.Stderr]).
+	// set; any other writer is copied to. A nil Stderr is read by the
+	// library, which keeps its last 4 KiB (the remote command's messages
+	// and ssh's own) for errors ([ExitError.Stderr]), as [exec.Cmd.Output]
+	// does; only io.Discard discards it at the remote side ("2>/dev/null").
 	//
 	// When a stream is nil and the Master has a default for it
 	// (Options.DefaultStdin, DefaultStdout, DefaultStderr), the default is

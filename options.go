@@ -50,10 +50,16 @@ type Options struct {
 	// ExternalMaster is set, in which case it must be a live socket.
 	CtlPath string
 	// ExternalMaster uses a master someone else started at CtlPath. Such a
-	// master is never signalled; Close leaves it running.
+	// master is never signalled; Close leaves it running. Its socket gets
+	// the checks of our own control directory: the directories that lead
+	// to it (symbolic links resolved) must pass the check of
+	// AllowInsecureCtlDir ([ErrInsecureCtlDir]), and the socket must be
+	// owned by the effective user (as it is by root, when that is root)
+	// and not be writable by group or others ([ErrInsecureCtlSocket]).
 	ExternalMaster bool
 	// AllowInsecureCtlDir skips the check that no one else can write the
-	// control directory or its parents (Net::OpenSSH's strict_mode => 0).
+	// control directory or its parents (Net::OpenSSH's strict_mode => 0),
+	// and the checks of an external master's socket.
 	AllowInsecureCtlDir bool
 
 	// MasterOpts are extra arguments for the master ssh, placed first on its
@@ -146,7 +152,8 @@ type Options struct {
 	// the word "password" or "passphrase" on the same line.
 	PasswordPrompt *regexp.Regexp
 	// LoginHandler conducts a custom login on the master's terminal
-	// (keyboard-interactive with several prompts, a device banner). It
+	// (keyboard-interactive with several prompts, a one-time code, ssh's
+	// host key question); see [LoginHandler] for what it sees there. It
 	// conflicts with Password and Passphrase.
 	LoginHandler LoginHandler
 	// HostKeyPolicy says how the server's host key is checked:

@@ -18,8 +18,9 @@ import (
 type RsyncOpts struct {
 	// Glob lets wildcards in the source paths match files: on get, the
 	// remote side expands them; on put, they are expanded locally with
-	// [filepath.Glob], and a pattern that matches nothing is an
-	// [*ArgError]. Without Glob, "*", "?" and "[" are ordinary characters.
+	// [filepath.Glob], and each pattern must match a file: one that
+	// matches nothing is an [*ArgError] naming it (and matching
+	// fs.ErrNotExist). Without Glob, "*", "?" and "[" are ordinary characters.
 	Glob bool
 	// Recursive copies whole directories (--recursive).
 	Recursive bool
@@ -309,9 +310,9 @@ var rsyncExitMeanings = map[int]string{
 // rsyncExitMsg gives the meaning of an rsync exit code.
 func rsyncExitMsg(code int) string {
 	if s, ok := rsyncExitMeanings[code]; ok {
-		return "rsync failed: " + s
+		return s
 	}
-	return "rsync failed"
+	return ""
 }
 
 // RsyncGet copies remote files to the local path local with rsync through
@@ -323,9 +324,11 @@ func rsyncExitMsg(code int) string {
 // wildcards escaped unless [RsyncOpts.Glob] is set; with older rsync they
 // are shell-quoted. Relative paths are relative to the remote home.
 //
-// A failed rsync returns an [*ExitError] whose Msg gives the meaning of
-// rsync's exit code ("rsync failed: errors selecting input/output files,
-// dirs") and whose message ends with rsync's last error line. Bad options,
+// A failed rsync returns an [*ExitError] with Program "rsync", whose Msg
+// gives the meaning of rsync's exit code ("partial transfer due to
+// error") and whose message ends with the lines of rsync's standard error
+// that explain it (the cause, such as `link_stat "/x" failed: No such file
+// or directory`, and rsync's summary). Bad options,
 // among them the forbidden ones, return an [*ArgError] before anything
 // runs.
 func (m *Master) RsyncGet(ctx context.Context, remote []string, local string, opts *RsyncOpts) error {
@@ -370,7 +373,7 @@ func (m *Master) RsyncGetAsync(ctx context.Context, remote []string, local strin
 		argv = append(argv, m.remotePrefix()+p)
 	}
 	argv = append(argv, localArg(local))
-	return m.startTransfer(ctx, transferSpec{op: "rsync get", argv: argv, stdout: o.Stdout, stderr: o.Stderr,
+	return m.startTransfer(ctx, transferSpec{op: "rsync get", program: "rsync", argv: argv, stdout: o.Stdout, stderr: o.Stderr,
 		timeout: o.Timeout, exitMsg: rsyncExitMsg, env: rsyncEnv()})
 }
 
@@ -417,6 +420,6 @@ func (m *Master) RsyncPutAsync(ctx context.Context, local []string, remote strin
 		argv = slices.Insert(argv, len(argv)-1-len(srcs), "--old-args")
 	}
 	argv = append(argv, m.remotePrefix()+enc[0])
-	return m.startTransfer(ctx, transferSpec{op: "rsync put", argv: argv, stdout: o.Stdout, stderr: o.Stderr,
+	return m.startTransfer(ctx, transferSpec{op: "rsync put", program: "rsync", argv: argv, stdout: o.Stdout, stderr: o.Stderr,
 		timeout: o.Timeout, exitMsg: rsyncExitMsg, env: rsyncEnv()})
 }

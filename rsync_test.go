@@ -152,7 +152,7 @@ func TestRsyncOptionsAndErrors(t *testing.T) {
 	if !errors.As(err, &xe) || !errors.Is(err, ErrCmdFailed) || xe.Code != 23 {
 		t.Fatalf("missing file: %v, want an *ExitError with code 23", err)
 	}
-	if xe.Msg != "rsync failed: partial transfer due to error" || !strings.Contains(string(xe.Stderr), missing) {
+	if xe.Msg != "partial transfer due to error" || xe.Program != "rsync" || !strings.Contains(string(xe.Stderr), missing) {
 		t.Errorf("missing file: Msg %q, stderr %q", xe.Msg, xe.Stderr)
 	}
 	// A remote glob that matches nothing.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,8 +21,9 @@ import (
 type ScpOpts struct {
 	// Glob lets wildcards in the source paths match files: on get, the
 	// remote side expands them; on put, they are expanded locally with
-	// [filepath.Glob], and a pattern that matches nothing is an
-	// [*ArgError]. Without Glob, "*", "?" and "[" are ordinary characters
+	// [filepath.Glob], and each pattern must match a file: one that
+	// matches nothing is an [*ArgError] naming it (and matching
+	// fs.ErrNotExist). Without Glob, "*", "?" and "[" are ordinary characters
 	// of a file name. (Net::OpenSSH's glob_flags have no Go counterpart:
 	// filepath.Glob has no brace or tilde expansion.)
 	Glob bool
@@ -239,7 +241,7 @@ func (m *Master) ScpGetAsync(ctx context.Context, remote []string, local string,
 	}
 	argv = append(argv, localArg(local))
 	s := transferSpec{op: "scp get", argv: argv, stdout: o.Stdout, stderr: o.Stderr, timeout: o.Timeout,
-		exitMsg: func(int) string { return "scp failed" }, progress: o.Progress}
+		program: "scp", progress: o.Progress}
 	if o.Progress != nil {
 		dests := scpGetDests(remote, local, o.Glob)
 		s.measure = func() (int64, int64) {
@@ -333,7 +335,7 @@ func (m *Master) ScpPutAsync(ctx context.Context, local []string, remote string,
 	}
 	argv = append(argv, m.remotePrefix()+target)
 	s := transferSpec{op: "scp put", argv: argv, stdout: o.Stdout, stderr: o.Stderr, timeout: o.Timeout,
-		exitMsg: func(int) string { return "scp failed" }, progress: o.Progress}
+		program: "scp", progress: o.Progress}
 	if o.Progress != nil {
 		var total int64
 		for _, l := range srcs {
@@ -375,12 +377,12 @@ func (m *Master) localSources(local []string, glob bool) ([]string, error) {
 	for i, p := range local {
 		g, err := filepath.Glob(p)
 		if err != nil {
-			return nil, &ArgError{Arg: "local[" + strconv.Itoa(i) + "]", Value: shortQuote(p), Reason: err.Error()}
+			return nil, &ArgError{Arg: "local[" + strconv.Itoa(i) + "]", Value: strconv.Quote(p), Reason: err.Error()}
+		}
+		if len(g) == 0 {
+			return nil, &ArgError{Arg: "local[" + strconv.Itoa(i) + "]", Value: strconv.Quote(p), Reason: "the pattern matches no file", Err: fs.ErrNotExist}
 		}
 		out = append(out, g...)
-	}
-	if len(out) == 0 {
-		return nil, &ArgError{Arg: "local", Value: shortQuote(strings.Join(local, " ")), Reason: "the file name patterns did not match any file"}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package openssh
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -170,10 +171,22 @@ func (c *sftpConn) Close() error {
 // (created or truncated, mode 0666 before umask) over c, with pkg/sftp's
 // concurrent reads. progress, when not nil, receives the bytes written so
 // far and the remote file's size.
-func SFTPGetFile(c *sftp.Client, remote, local string, progress ProgressFunc) (err error) {
+//
+// ctx is checked before each step and between the blocks written: once it
+// is done, the download stops with its error (pkg/sftp takes no context,
+// so a request the server never answers is not interrupted; close c for
+// that). Errors are [*os.PathError]s naming the side and the path
+// ("openssh: sftp get: open remote /srv/x: file does not exist"), so
+// errors.Is(err, fs.ErrNotExist) and the like hold.
+func SFTPGetFile(ctx context.Context, c *sftp.Client, remote, local string, progress ProgressFunc) (err error) {
+	remoteErr := func(op string, err error) error { return sftpPathErr("sftp get: "+op+" remote", remote, err) }
+	localErr := func(op string, err error) error { return sftpPathErr("sftp get: "+op+" local", local, err) }
+	if err := ctx.Err(); err != nil {
+		return remoteErr("open", err)
+	}
 	rf, err := c.Open(remote)
 	if err != nil {
-		return err
+		return remoteErr("open", err)
 	}
 	defer rf.Close()
 	total := int64(-1)
@@ -182,19 +195,23 @@ func SFTPGetFile(c *sftp.Client, remote, local string, progress ProgressFunc) (e
 	}
 	lf, err := os.Create(local)
 	if err != nil {
-		return err
+		return localErr("create", err)
 	}
 	defer func() {
-		if cerr := lf.Close(); err == nil {
-			err = cerr
+		if cerr := lf.Close(); err == nil && cerr != nil {
+			err = localErr("close", cerr)
 		}
 	}()
-	cw := &countingWriter{w: lf, total: total, fn: progress}
+	lw := &ctxWriter{ctx: ctx, w: lf}
+	cw := &countingWriter{w: lw, total: total, fn: progress}
 	if progress != nil {
 		progress(0, total)
 	}
 	if _, err := rf.WriteTo(cw); err != nil {
-		return err
+		if lw.err != nil {
+			return localErr("write", lw.err)
+		}
+		return remoteErr("read", err)
 	}
 	cw.finish()
 	return nil
@@ -205,36 +222,91 @@ func SFTPGetFile(c *sftp.Client, remote, local string, progress ProgressFunc) (e
 // the client has them. progress, when not nil, receives the bytes read so
 // far and the local file's size. On error the remote file is truncated to
 // zero, since concurrent writes may have left holes (see [Master.SFTP]).
-func SFTPPutFile(c *sftp.Client, local, remote string, progress ProgressFunc) error {
+// ctx and the errors are as for [SFTPGetFile].
+func SFTPPutFile(ctx context.Context, c *sftp.Client, local, remote string, progress ProgressFunc) error {
+	remoteErr := func(op string, err error) error { return sftpPathErr("sftp put: "+op+" remote", remote, err) }
+	localErr := func(op string, err error) error { return sftpPathErr("sftp put: "+op+" local", local, err) }
+	if err := ctx.Err(); err != nil {
+		return localErr("open", err)
+	}
 	lf, err := os.Open(local)
 	if err != nil {
-		return err
+		return localErr("open", err)
 	}
 	defer lf.Close()
 	st, err := lf.Stat()
 	if err != nil {
-		return err
+		return localErr("stat", err)
 	}
 	rf, err := c.Create(remote)
 	if err != nil {
-		return err
+		return remoteErr("create", err)
 	}
 	cw := &countingWriter{w: io.Discard, total: st.Size(), fn: progress}
 	if progress != nil {
 		progress(0, st.Size())
 	}
-	n, err := rf.ReadFrom(&countingReader{r: lf, size: st.Size(), cw: cw})
+	lr := &ctxReader{ctx: ctx, r: lf}
+	n, err := rf.ReadFrom(&countingReader{r: lr, size: st.Size(), cw: cw})
 	if err != nil {
 		rf.Truncate(0)
 		rf.Close()
-		return err
+		if lr.err != nil {
+			return localErr("read", lr.err)
+		}
+		return remoteErr("write", err)
 	}
 	if err := rf.Close(); err != nil {
-		return err
+		return remoteErr("close", err)
 	}
 	if n != st.Size() {
-		return fmt.Errorf("openssh: %s: short upload: %d of %d bytes", local, n, st.Size())
+		return localErr("read", fmt.Errorf("short upload: %d of %d bytes", n, st.Size()))
 	}
 	cw.finish()
 	return nil
+}
+
+// sftpPathErr wraps err in an [*os.PathError] for op and path (taking the
+// cause out of a PathError that os already made).
+func sftpPathErr(op, path string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		err = pe.Err
+	}
+	return &os.PathError{Op: "openssh: " + op, Path: path, Err: err}
+}
+
+// ctxWriter writes to w until ctx is done, and records its own error.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+	err error
+}
+
+func (c *ctxWriter) Write(p []byte) (int, error) {
+	if c.err = c.ctx.Err(); c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	c.err = err
+	return n, err
+}
+
+// ctxReader reads from r until ctx is done, and records its own error
+// (not io.EOF).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+	err error
+}
+
+func (c *ctxReader) Read(p []byte) (int, error) {
+	if c.err = c.ctx.Err(); c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
+	return n, err
 }

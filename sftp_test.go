@@ -32,7 +32,7 @@ func TestSFTPNastyNamesAndClose(t *testing.T) {
 	down := mkdirShared(t, filepath.Join(base, "down"))
 	writeFiles(t, src, nastyNames, 3000)
 	for _, n := range nastyNames {
-		if err := SFTPPutFile(c, filepath.Join(src, n), filepath.Join(up, n), nil); err != nil {
+		if err := SFTPPutFile(t.Context(), c, filepath.Join(src, n), filepath.Join(up, n), nil); err != nil {
 			t.Fatalf("SFTPPutFile %q: %v", n, err)
 		}
 	}
@@ -46,7 +46,7 @@ func TestSFTPNastyNamesAndClose(t *testing.T) {
 		t.Errorf("ReadDir: %d entries", len(ents))
 	}
 	for _, n := range nastyNames {
-		if err := SFTPGetFile(c, filepath.Join(up, n), filepath.Join(down, n), nil); err != nil {
+		if err := SFTPGetFile(t.Context(), c, filepath.Join(up, n), filepath.Join(down, n), nil); err != nil {
 			t.Fatalf("SFTPGetFile %q: %v", n, err)
 		}
 	}
@@ -55,7 +55,7 @@ func TestSFTPNastyNamesAndClose(t *testing.T) {
 	if _, err := c.Stat(filepath.Join(base, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat of a missing file: %v", err)
 	}
-	if err := SFTPGetFile(c, filepath.Join(base, "missing"), filepath.Join(down, "m"), nil); !errors.Is(err, fs.ErrNotExist) {
+	if err := SFTPGetFile(t.Context(), c, filepath.Join(base, "missing"), filepath.Join(down, "m"), nil); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("SFTPGetFile of a missing file: %v", err)
 	}
 	// Close ends and reaps the slave before it returns. The mux
@@ -109,7 +109,7 @@ func TestSFTPConcurrentBigFiles(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = SFTPPutFile(c, local, filepath.Join(base, "up"+string(rune('0'+i))), prog)
+			errs[i] = SFTPPutFile(t.Context(), c, local, filepath.Join(base, "up"+string(rune('0'+i))), prog)
 		}()
 	}
 	wg.Wait()
@@ -117,7 +117,7 @@ func TestSFTPConcurrentBigFiles(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[2+i] = SFTPGetFile(c, filepath.Join(base, "up"+string(rune('0'+i))), filepath.Join(base, "down"+string(rune('0'+i))), nil)
+			errs[2+i] = SFTPGetFile(t.Context(), c, filepath.Join(base, "up"+string(rune('0'+i))), filepath.Join(base, "down"+string(rune('0'+i))), nil)
 		}()
 	}
 	wg.Wait()
@@ -214,12 +214,12 @@ func BenchmarkSFTP256(b *testing.B) {
 	}
 	for b.Loop() {
 		start := time.Now()
-		if err := SFTPPutFile(c, src, filepath.Join(dir, "up"), nil); err != nil {
+		if err := SFTPPutFile(b.Context(), c, src, filepath.Join(dir, "up"), nil); err != nil {
 			b.Fatal(err)
 		}
 		up := time.Since(start)
 		start = time.Now()
-		if err := SFTPGetFile(c, filepath.Join(dir, "up"), filepath.Join(dir, "down"), nil); err != nil {
+		if err := SFTPGetFile(b.Context(), c, filepath.Join(dir, "up"), filepath.Join(dir, "down"), nil); err != nil {
 			b.Fatal(err)
 		}
 		down := time.Since(start)

@@ -1,6 +1,7 @@
 package openssh
 
 import (
+	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -33,9 +34,14 @@ func (t Target) HostSquared() string {
 // ("[fe80::1%eth0]:2222"); a zone index is only allowed in brackets, and a
 // port only after brackets.
 //
-// It is stricter than Perl: the port must be 1-65535 in decimal, and a host
-// that is empty, starts with "-", or holds white space, a NUL or another
-// control character is refused. Errors are [*ArgError].
+// It is stricter than Perl: the port must be 1-65535 in decimal; a host
+// that is empty, longer than 253 bytes, starts with "-", or holds white
+// space, a control character or a shell metacharacter (one of
+// ;|&$`()<>'"\{}) is refused, and so is a user name that starts with "-"
+// or holds a control character or a shell metacharacter. ssh refuses such
+// names itself since OpenSSH 9.6 (CVE-2023-51385: they reach the shell
+// through %h and %u in ProxyCommand and Match exec); older clients do
+// not. Errors are [*ArgError].
 func ParseTarget(target string) (Target, error) {
 	var t Target
 	s := strings.Trim(target, " \t")
@@ -126,18 +132,30 @@ func redactTarget(target string, t Target) string {
 	return strings.Replace(target, ":"+t.Password+"@", ":***@", 1)
 }
 
-// checkHost refuses host names that ssh would take as an option or that no
-// resolver accepts.
+// maxHostLen is the longest DNS name, in bytes.
+const maxHostLen = 253
+
+// shellMeta are the characters refused in host and user names: the ones
+// OpenSSH 9.6 refuses (valid_hostname, valid_ruser) for CVE-2023-51385.
+const shellMeta = ";|&$`()<>'\"\\{}"
+
+// checkHost refuses host names that ssh would take as an option, that a
+// shell would interpret, or that no resolver accepts.
 func checkHost(h string) error {
 	switch {
 	case h == "":
 		return argErr("host", h, "empty host name")
 	case h[0] == '-':
 		return argErr("host", h, "a host name must not start with '-'")
+	case len(h) > maxHostLen:
+		return &ArgError{Arg: "host", Value: shortQuote(h), Reason: fmt.Sprintf("host name longer than %d bytes (%d)", maxHostLen, len(h))}
 	}
 	for _, r := range h {
 		if r == 0 || unicode.IsSpace(r) || unicode.IsControl(r) {
 			return argErr("host", h, "white space or control character in host name")
+		}
+		if strings.ContainsRune(shellMeta, r) {
+			return argErr("host", h, fmt.Sprintf("shell metacharacter %q in host name", r))
 		}
 	}
 	return nil
@@ -155,6 +173,9 @@ func checkUser(u string) error {
 	for _, r := range u {
 		if r == 0 || unicode.IsControl(r) {
 			return argErr("user", u, "control character in user name")
+		}
+		if strings.ContainsRune(shellMeta, r) {
+			return argErr("user", u, fmt.Sprintf("shell metacharacter %q in user name", r))
 		}
 	}
 	return nil

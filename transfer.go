@@ -48,6 +48,7 @@ func (t *Transfer) String() string {
 // transferSpec describes one scp or rsync run.
 type transferSpec struct {
 	op      string // "scp get", "rsync put", ...
+	program string // "scp", "rsync": named by the ExitError
 	argv    []string
 	stdout  io.Writer
 	stderr  io.Writer
@@ -167,7 +168,7 @@ func (m *Master) transferError(ctx, tctx context.Context, s transferSpec, werr e
 		return err
 	}
 	code := ee.ExitCode()
-	xe := &ExitError{Code: code, Stderr: tail.Bytes(), Host: m.host, ProcessState: ee.ProcessState}
+	xe := &ExitError{Code: code, Stderr: tail.Bytes(), Host: m.host, Program: s.program, ProcessState: ee.ProcessState}
 	xe.Cmd, _ = ShellQuote(s.argv...)
 	if code < 0 {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -101,9 +102,13 @@ func (c *tunnelConn) RemoteAddr() net.Addr { return c.remote }
 
 // Close closes the conn. For a -W tunnel it first lets ssh take what was
 // written (up to 5 s), then ends the ssh process and reaps it; the master
-// then closes the channel, so the far end sees the connection closed.
+// then closes the channel, so the far end sees the connection closed. A
+// second Close returns an error matching [net.ErrClosed], as for any
+// net.Conn.
 func (c *tunnelConn) Close() error {
+	first := false
 	c.closeOnce.Do(func() {
+		first = true
 		p := c.proc
 		if p != nil {
 			// Data written but not yet read by ssh would be lost when
@@ -143,6 +148,13 @@ func (c *tunnelConn) Close() error {
 			f.Close()
 		}
 	})
+	if !first {
+		nw := "unix"
+		if c.remote != nil {
+			nw = c.remote.Network()
+		}
+		return &net.OpError{Op: "close", Net: nw, Source: c.local, Addr: c.remote, Err: net.ErrClosed}
+	}
 	return c.closeErr
 }
 
@@ -274,7 +286,10 @@ func (m *Master) tunnelRefused(op, detail string, mark int64) error {
 		l = m.masterLogLineSince(mark, "open failed")
 	}
 	if l != "" {
-		detail += " (master: " + l + ")"
+		// The master's line is the reason; ssh's own ("Stdio forwarding
+		// request failed: Session open refused by peer") only says that
+		// there was one. The finer cause matches but is not repeated.
+		detail = channelPrefixRe.ReplaceAllString(l, "")
 		var finer error
 		if strings.Contains(l, "administratively prohibited") {
 			finer = ErrForwardDenied
@@ -282,16 +297,27 @@ func (m *Master) tunnelRefused(op, detail string, mark int64) error {
 			_, finer = classifyStderr(l)
 		}
 		if finer != nil {
-			cause = &twoErrors{ErrForwardFailed, finer}
+			cause = &twoErrors{a: ErrForwardFailed, b: finer, quiet: true}
 		}
 	}
 	return &Error{Code: CodeSlaveFailed, Op: op, Host: m.host, Err: cause, Detail: detail}
 }
 
-// twoErrors is a cause that matches two sentinels.
-type twoErrors struct{ a, b error }
+// channelPrefixRe is the start of the master's log line about a channel
+// open that failed.
+var channelPrefixRe = regexp.MustCompile(`^channel \d+: open failed: `)
+
+// twoErrors is a cause that matches two sentinels. Quiet leaves the second
+// out of the message, when the detail that follows says it.
+type twoErrors struct {
+	a, b  error
+	quiet bool
+}
 
 func (e *twoErrors) Error() string {
+	if e.quiet {
+		return strings.TrimPrefix(e.a.Error(), "openssh: ")
+	}
 	return strings.TrimPrefix(e.a.Error(), "openssh: ") + ": " + strings.TrimPrefix(e.b.Error(), "openssh: ")
 }
 

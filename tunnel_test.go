@@ -136,8 +136,8 @@ func TestDialTCPEchoDeadlineClose(t *testing.T) {
 		case <-time.After(3 * time.Second):
 			t.Fatal("the far end did not see the conn close")
 		}
-		if err := c.Close(); err != nil {
-			t.Errorf("second Close: %v", err)
+		if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("second Close: %v, want net.ErrClosed", err)
 		}
 	})
 }
