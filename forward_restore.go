@@ -74,14 +74,42 @@ func (r *fwdRegistry) snapshot() []fwdEntry {
 }
 
 // Forwards returns the forwards the Master has set up and not cancelled,
-// in the order they were made, with their current listening ports (a
-// remote forward on port 0 gets a new port at each [Master.Restart]).
+// in the order they were made, with their current listening ports.
+//
+// [Master.Restart] sets up again, on the new master, the forwards made
+// with [Master.Forward] and the listeners of [Master.Listen] (a remote
+// forward on port 0 gets a new port: see Forwards and the listener's
+// Addr). Those that cannot be are dropped and named in Restart's error,
+// which matches [ErrForwardFailed] while the new master is up and usable
+// (m.Err() is nil). Connections made through the old master are gone. In
+// async mode the forwards are set up in the background once the master is
+// up, and failures are only logged.
 func (m *Master) Forwards() []ActiveForward {
 	var out []ActiveForward
 	for _, e := range m.fwds.snapshot() {
 		out = append(out, ActiveForward{Spec: e.spec, Port: e.port})
 	}
 	return out
+}
+
+// afterRestart waits for a restarted master (unless async) and sets its
+// forwards up again.
+func (m *Master) afterRestart(ctx context.Context) error {
+	if m.opts.Async {
+		go func() {
+			ctx := context.Background()
+			if m.WaitForMaster(ctx) == nil {
+				if err := m.restoreForwards(ctx); err != nil {
+					m.log.Warn("openssh: forwards lost in restart", "host", m.host, "err", err)
+				}
+			}
+		}()
+		return nil
+	}
+	if err := m.WaitForMaster(ctx); err != nil {
+		return err
+	}
+	return m.restoreForwards(ctx)
 }
 
 // restoreForwards sets up again, on a new master process, every forward

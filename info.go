@@ -125,6 +125,15 @@ func (m *Master) userWantsDebug() bool {
 	return false
 }
 
+// stderrSink returns the writer of a master process's stderr; withInfo
+// says the master was asked for its info lines.
+func (m *Master) stderrSink(p *masterProc, withInfo bool) *stderrFilter {
+	if withInfo {
+		p.info = &infoParser{}
+	}
+	return &stderrFilter{tail: p.stderr, user: m.opts.MasterStderr, info: p.info, keepDebug: m.userWantsDebug()}
+}
+
 // verboseFlags matches a cluster of ssh's argument-less flags with a -v.
 var verboseFlags = regexp.MustCompile(`^-[1246AaCfGgKkMNnqsTtVXxYy]*v[1246AaCfGgKkMNnqsTtVvXxYy]*$`)
 

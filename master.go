@@ -353,10 +353,7 @@ func (m *Master) start(ctx context.Context) error {
 		login.start(ch.Done())
 	}
 	m.log.Debug("openssh: master started", "host", m.host, "pid", p.pid, "argv", argv)
-	if len(argv) > len(m.masterArgv()) {
-		p.info = &infoParser{}
-	}
-	out := &stderrFilter{tail: p.stderr, user: m.opts.MasterStderr, info: p.info, keepDebug: m.userWantsDebug()}
+	out := m.stderrSink(p, len(argv) > len(m.masterArgv()))
 	go func() {
 		defer close(p.stderrDone)
 		io.Copy(out, r)
@@ -736,15 +733,8 @@ func (m *Master) Disown() (int, error) {
 // Restart ends the master (if it still runs) and starts a new one with the
 // same options, then waits for it unless Options.Async is set. It recovers
 // from a sticky failure or a Stop. It refuses external and disowned masters.
-//
-// The forwards made with [Master.Forward] and the listeners of
-// [Master.Listen] are set up again on the new master (a remote forward on
-// port 0 gets a new port: see [Master.Forwards] and the listener's Addr).
-// Those that cannot be are dropped and named in Restart's error, which
-// matches [ErrForwardFailed] while the new master is up and usable
-// (m.Err() is nil). Connections made through the old master are gone. In
-// async mode the forwards are set up in the background once the master is
-// up, and failures are only logged.
+// Forwards and listeners are set up again on the new master: see
+// [Master.Forwards].
 func (m *Master) Restart(ctx context.Context) error {
 	m.mu.Lock()
 	if m.external || m.disowned {
@@ -772,21 +762,7 @@ func (m *Master) Restart(ctx context.Context) error {
 		m.mu.Unlock()
 		return err
 	}
-	if m.opts.Async {
-		go func() {
-			ctx := context.Background()
-			if m.WaitForMaster(ctx) == nil {
-				if err := m.restoreForwards(ctx); err != nil {
-					m.log.Warn("openssh: forwards lost in restart", "host", m.host, "err", err)
-				}
-			}
-		}()
-		return nil
-	}
-	if err := m.WaitForMaster(ctx); err != nil {
-		return err
-	}
-	return m.restoreForwards(ctx)
+	return m.afterRestart(ctx)
 }
 
 // MasterPID returns the pid of the master process, or 0 when there is none
