@@ -59,7 +59,8 @@ type Info struct {
 
 // ErrNoInfo is returned by [Master.Info] when the master did not report
 // what it negotiated: an external master, a master that has not logged in
-// yet, an ssh older than 8.5 (which lacks LogVerbose), or a LogVerbose
+// yet, an ssh older than 8.5 (which lacks LogVerbose) or one other than
+// the "ssh" in PATH (Options.SSHPath naming another program), or a LogVerbose
 // option in Options.MasterOpts that replaced the library's.
 var ErrNoInfo = errors.New("openssh: the master did not report what it negotiated")
 
@@ -89,7 +90,9 @@ const infoLogVerbose = "LogVerbose=kex.c:*:*,sshconnect.c:*:*"
 // infoArgs returns the options that make the master report what it
 // negotiated, or nil when the local ssh cannot.
 func (m *Master) infoArgs() []string {
-	if !localSSHVersion().atLeast(8, 5, 0) {
+	// The version known is that of the ssh in PATH: another program given
+	// by Options.SSHPath might not take the option.
+	if m.sshArgv[0] != "ssh" || !localSSHVersion().atLeast(8, 5, 0) {
 		return nil
 	}
 	return []string{"-o", infoLogVerbose}

@@ -16,7 +16,7 @@ type PoolOptions struct {
 	// defaults). [Pool.GetWith] gives others per call.
 	Options *Options
 	// New starts one master (Net::OpenSSH's FACTORY). Nil means [New].
-	// It must return a Master that is up (not one in async mode).
+	// Get waits for a master it returns to be up (Options.Async).
 	New func(ctx context.Context, target string, opts *Options) (*Master, error)
 	// MaxPerHost is how many masters one target (and options) may have at
 	// once. A second one is started only when every master of the target
@@ -148,6 +148,14 @@ func (p *Pool) GetWith(ctx context.Context, target string, opts *Options) (*Mast
 		p.mu.Unlock()
 
 		s.m, s.err = p.opts.New(ctx, target, opts)
+		if s.err == nil {
+			// An async master (Options.Async) must be up before it is
+			// shared: the pool takes one still logging in for dead.
+			if s.err = s.m.WaitForMaster(ctx); s.err != nil {
+				s.m.Close()
+				s.m = nil
+			}
+		}
 		p.mu.Lock()
 		h.start = nil
 		if s.err == nil && p.closed {

@@ -221,3 +221,26 @@ func TestPoolFailedStart(t *testing.T) {
 		t.Errorf("pool keeps %d masters, %d keys after failures", pool.Len(), len(pool.hosts))
 	}
 }
+
+// TestPoolAsyncOptions: with Options.Async the pool still hands out a
+// master that is up, and only one.
+func TestPoolAsyncOptions(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Config{})
+	defer checkNoLeaks(t)
+	opts := testOptions(t, srv)
+	opts.Async = true
+	pool := NewPool(&PoolOptions{Options: opts})
+	defer pool.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	m1, err := pool.Get(ctx, srv.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m2, err := pool.Get(ctx, srv.Addr); err != nil || m2 != m1 {
+		t.Fatalf("second Get: %v (same master: %v)", err, m2 == m1)
+	}
+	if out, err := m1.Capture(ctx, "echo", "up"); err != nil || string(out) != "up\n" {
+		t.Fatalf("Capture: %q, %v", out, err)
+	}
+}
