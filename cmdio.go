@@ -144,7 +144,7 @@ func (c *Cmd) watch() {
 			return
 		case <-c.ctx.Done():
 			c.setFail(c.ctxError(c.ctx.Err()))
-			c.kill()
+			c.stop()
 			return
 		case <-idleC:
 			since := time.Since(c.t0) - time.Duration(c.lastAct.Load())
@@ -154,15 +154,15 @@ func (c *Cmd) watch() {
 			}
 			c.setFail(&Error{Code: CodeSlaveTimeout, Op: "command", Host: c.m.host,
 				Detail: fmt.Sprintf("no activity for %v", c.IdleTimeout)})
-			if c.KillOnTimeout {
-				c.kill()
-				return
+			if c.rr == nil {
+				// Nothing to stop remotely: close our ends (Net::OpenSSH's
+				// behaviour), and end the local side so that Wait returns.
+				for _, f := range c.ours {
+					f.Close()
+				}
 			}
-			// Net::OpenSSH's behaviour: close our ends, let ssh end.
-			for _, f := range c.ours {
-				f.Close()
-			}
-			idleC = nil
+			c.stop()
+			return
 		}
 	}
 }

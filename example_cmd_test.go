@@ -33,7 +33,6 @@ func ExampleMaster_Command() {
 	c.Dir = "/srv/docs"
 	c.Env = []string{"LC_ALL=C"}
 	c.IdleTimeout = 30 * time.Second
-	c.KillOnTimeout = true
 	out, err := c.Output()
 	var ee *openssh.ExitError
 	switch {

@@ -34,6 +34,7 @@ type Master struct {
 	vars     *varTable
 	log      *slog.Logger
 	sessions chan struct{} // MaxSessions semaphore; nil means no limit
+	ctlSlot  chan struct{} // the session kept for stopping commands (remotectl.go); nil: none
 	auth     authState     // pty login: secret, prompt, handler (auth.go)
 
 	mu       sync.Mutex
@@ -49,6 +50,8 @@ type Master struct {
 	be   backend      // the transport, chosen once in New (backend.go)
 	proc *procBackend // for what needs a process whatever the transport
 	ctl  *ctlConn     // the kept control connection (backend.go)
+
+	rctl remoteCtl // the pid files of wrapped commands (remotectl.go)
 }
 
 type masterState int
@@ -186,11 +189,18 @@ func newMaster(target string, opts *Options) (*Master, error) {
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
-	switch n := o.MaxSessions; {
-	case n == 0:
-		m.sessions = make(chan struct{}, 10)
-	case n > 0:
-		m.sessions = make(chan struct{}, n)
+	n := o.MaxSessions
+	if n == 0 {
+		n = 10
+	}
+	switch {
+	case n >= 2:
+		// One session is kept for stopping and signalling commands: with
+		// every slot taken by commands, none could be stopped.
+		m.sessions = make(chan struct{}, n-1)
+		m.ctlSlot = make(chan struct{}, 1)
+	case n == 1:
+		m.sessions = make(chan struct{}, 1)
 	}
 	if err := m.setupCtlPath(); err != nil {
 		return nil, err
@@ -632,12 +642,14 @@ func (m *Master) Check(ctx context.Context) error {
 // Stop tells the master to stop accepting new sessions (the request of
 // "ssh -O stop"): its socket is removed, sessions already running go on,
 // and the master exits when the last of them ends (at once when none is
-// open). Every later operation fails with [ErrMasterStopped], as in
+// open). The pid files of the commands that have ended (see
+// [Cmd]) are removed first, in one session. Every later operation fails with [ErrMasterStopped], as in
 // Net::OpenSSH. Close still reaps the master process.
 func (m *Master) Stop(ctx context.Context) error {
 	if err := m.WaitForMaster(ctx); err != nil {
 		return err
 	}
+	m.cleanupRemote(false)
 	if err := m.ctl.stop(ctx); err != nil {
 		return &Error{Code: CodeMasterFailed, Op: "stop", Host: m.host, Err: err, Detail: muxDetail(err)}
 	}
@@ -651,7 +663,9 @@ func (m *Master) Stop(ctx context.Context) error {
 // Close ends the master: it asks it to exit (the request of "ssh -O
 // exit", sent over the control connection), then, if it has not exited
 // after about 2 s, sends SIGTERM and, 3 s later, SIGKILL to its process
-// group; it reaps the process and removes the socket. A master the Master does not own (external
+// group; it reaps the process and removes the socket. Before that, when
+// commands ran with the stop wrapper (see [Cmd]), one session removes
+// their pid files on the remote host. A master the Master does not own (external
 // or disowned) is left running. Close is idempotent; after it every
 // operation fails with [ErrClosed].
 func (m *Master) Close() error {
@@ -668,6 +682,9 @@ func (m *Master) Close() error {
 	owned := !m.external && !m.disowned
 	m.mu.Unlock()
 	m.listeners.closeAll()
+	if prev == stateRunning {
+		m.cleanupRemote(true)
+	}
 	if p == nil || !owned {
 		m.ctl.drop()
 		return nil

@@ -35,23 +35,34 @@ import (
 // io.Discard: a nil Stderr is kept for errors) and for StderrToStdout
 // ("2>&1"), except by PipeIn, PipeOut and MakeRemoteCommand. At most
 // Options.MaxSessions commands of a Master run at once; Start waits for a
-// slot. The local side ends as follows:
+// slot.
 //
-//   - ctx: when it is done before the command ends, the local ssh gets
-//     SIGTERM, then SIGKILL after the grace period (WaitDelay, 1 s when
-//     zero); the error wraps ctx.Err() (and
-//     matches [ErrTimeout] for a deadline). Over [TransportMux] the
-//     session's control connection is closed instead, which the master
-//     treats as it treats the exit of a killed ssh.
-//   - IdleTimeout: see the field.
+// When the caller gives up (ctx is done, or IdleTimeout fires), the
+// command is stopped as [exec.CommandContext] stops its process, but on
+// the remote host: the remote process group (the shell that runs the
+// command line and everything it started) gets SIGTERM, then SIGKILL after
+// StopGrace, through a second session on the same master, and the local
+// side ends. Over both transports, with or without Tty. This works for
+// remote shells of the POSIX, csh and fish families, through a wrapper
+// around the command line (see remotectl.go): the shell records its pid
+// in a private file under /tmp before running the line, which runs
+// unchanged, with the same output and exit status (one difference: a line
+// whose syntax error is found only at its end is reported by the shell at
+// its line 2). A process that leaves the group (setsid, a daemon, a shell
+// with job control on) is not reached. [Cmd.Signal] sends a signal the
+// same way. The Master reuses the files; Close removes them. Set KeepRemote to leave the remote command
+// running: then only the local side ends (the local ssh gets SIGTERM, then
+// SIGKILL after the grace period; over [TransportMux] the session's
+// control connection is closed), and a remote command without a tty goes
+// on until it exits or touches a stream whose other end is gone, since
+// OpenSSH's multiplexing does not forward signals. A command with a tty
+// is hung up in every case (SIGHUP). The same holds for remote shells the
+// library cannot wrap: the Windows quoters ([MSWin], [MSCmd]; a Windows
+// sshd runs no POSIX shell), a custom [Quoter], a login shell (no Args)
+// and a subsystem.
 //
-// What happens to the remote process when the local ssh is killed depends
-// on the session: OpenSSH's multiplexing does not forward signals, so a
-// remote command without a tty goes on running until it exits or touches a
-// stream whose other end is gone (it gets EOF or SIGPIPE). A command with a
-// tty (Tty, [Cmd.StartPty]) is hung up: its pty is closed and it receives
-// SIGHUP, both when the local ssh is killed and when the caller closes the
-// local pty.
+// The error of a stopped command wraps ctx.Err() (and matches
+// [ErrTimeout] for a deadline) or matches [ErrTimeout] (IdleTimeout).
 type Cmd struct {
 	// Args are the remote command's arguments, quoted for the remote shell
 	// as QuoteArgs says. No arguments run the user's login shell; an empty
@@ -110,20 +121,28 @@ type Cmd struct {
 	// a byte moving on any stream the library copies (Stdin, Stdout,
 	// Stderr and the pipes of StdinPipe, StdoutPipe and StderrPipe; with it
 	// set, *os.File streams are copied too). The error matches
-	// [ErrTimeout]. What ends depends on KillOnTimeout: when false (as in
-	// Net::OpenSSH), the library closes its ends of the pipes, the copying
-	// stops, and Wait waits for ssh to exit by itself, which it does when
-	// the remote command exits (with OpenSSH 9.2 the master keeps the
-	// session open even when the remote command writes to a stream whose
-	// local end is closed; ctx still bounds the wait); when true, the
-	// local ssh is killed as on ctx cancellation and Wait returns at once.
-	// It
-	// cannot be used with StartPty, StartSocket or StartPipedTo, whose
-	// streams the library does not see.
+	// [ErrTimeout]. The command is then stopped as on ctx cancellation (see
+	// [Cmd]): the remote process group gets SIGTERM and the local side
+	// ends, so Wait returns within IdleTimeout plus a short grace whatever
+	// the remote command does. With KeepRemote, the library closes its ends
+	// of the pipes and ends the local ssh at once. It cannot be used with
+	// StartPty, StartSocket or StartPipedTo, whose streams the library does
+	// not see.
 	IdleTimeout time.Duration
-	// KillOnTimeout kills the local ssh when IdleTimeout fires (SIGTERM,
-	// then SIGKILL after the grace period).
+	// KillOnTimeout is kept for Net::OpenSSH's kill_ssh_on_timeout, which
+	// it maps: IdleTimeout always ends the command now (the remote one
+	// unless KeepRemote is set, and the local ssh), so it changes nothing.
 	KillOnTimeout bool
+
+	// KeepRemote leaves the remote command running when the caller gives
+	// up (ctx, IdleTimeout): only the local side ends, and the command
+	// line is sent without the wrapper (see [Cmd]), so [Cmd.Signal]
+	// cannot be used.
+	KeepRemote bool
+	// StopGrace is the time between SIGTERM and SIGKILL when the remote
+	// command is stopped; zero means WaitDelay, or 1 s when that is zero
+	// too.
+	StopGrace time.Duration
 
 	// Dir runs the command in that remote directory: the remote line is
 	// prefixed with "cd <dir> || exit 1; " (%VAR% expanded, quoted). It
@@ -177,8 +196,10 @@ type Cmd struct {
 	exited   chan struct{}
 	watchEnd chan struct{}
 	failMu   sync.Mutex
-	fail     error    // first error from ctx or the idle timer
-	sudo     *sudoRun // SetSudo (sudo.go)
+	fail     error         // first error from ctx or the idle timer
+	rr       *remoteRun    // the wrapper's file and token; nil when not wrapped
+	stopDone chan struct{} // closed when the stop session has ended
+	sudo     *sudoRun      // SetSudo (sudo.go)
 }
 
 // Command returns a [Cmd] that runs args on the remote host when started.
@@ -585,7 +606,7 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		c.local = sa.local
 	}
 	c.exited = make(chan struct{})
-	req := c.request(line)
+	req := c.request(c.wrapLine(line))
 	req.ownTTY, req.ttyCtl = sa.tty != nil, sa.tty != nil
 	req.stdin, req.stdout, req.stderr = fin, fout, ferr
 	sess, err := b.startSession(c.ctx, req)
@@ -644,22 +665,29 @@ func (c *Cmd) cleanupFailedStart() {
 		<-c.m.sessions
 		c.slot = false
 	}
+	c.releaseRemote()
+	c.rr = nil
 }
 
 // Wait waits for the command to exit and for the copying of its streams,
 // and releases its session slot. The first failure wins: ctx and the idle
-// timeout give an [*Error] (see [Cmd]); a non-zero exit is an
-// [*ExitError] with the remote status. Status 255 is ambiguous: ssh uses it
-// for its own failures, a remote command may exit with it, and the mux
-// client of OpenSSH (checked with 9.2) also reports a remote process killed
-// by a signal as 255 and prints nothing, so [ExitError.Signal] stays empty
-// (a remote shell that reports the signal itself gives 128+n). On 255 the
-// library checks the master: when it is gone, or ssh said the session was
-// refused or its control socket failed, the error is an [*Error] with code
-// CodeSlaveFailed whose chain holds the master's failure
-// (errors.Is(err, ErrMasterGone) when the master died). Otherwise 255
-// stays an [*ExitError]. A failure to copy a stream (a Writer returning an
-// error) is an [*Error] with code CodeSlavePipeFailed.
+// timeout give an [*Error] (see [Cmd]); a non-zero exit is an [*ExitError]
+// with the remote status. Status 255 is ambiguous: ssh uses it for its own
+// failures, a remote command may exit with it, and the mux client of
+// OpenSSH (checked with 9.2) also reports a remote process killed by a
+// signal as 255 and prints nothing. When the remote shell is of the POSIX
+// family and the command was wrapped (see [Cmd]), the wrapper records the
+// signal that killed the shell (INT, QUIT, TERM, USR1, USR2, ALRM or PIPE;
+// not KILL, which cannot be caught, nor HUP, see remotectl.go), and on 255
+// Wait reads it through a second session and sets [ExitError.Signal]. A
+// status of 128+n is left as it is: it is what a shell reports for a child
+// killed by signal n, or a plain exit with that status, and the two cannot
+// be told apart. On 255 the library also checks the master: when it is
+// gone, or ssh said the session was refused or its control socket failed,
+// the error is an [*Error] with code CodeSlaveFailed whose chain holds the
+// master's failure (errors.Is(err, ErrMasterGone) when the master died).
+// Otherwise 255 stays an [*ExitError]. A failure to copy a stream (a Writer
+// returning an error) is an [*Error] with code CodeSlavePipeFailed.
 func (c *Cmd) Wait() error {
 	if !c.started || c.sess == nil {
 		return &ArgError{Arg: "Cmd", Reason: "Wait before a successful Start"}
@@ -691,6 +719,12 @@ func (c *Cmd) Wait() error {
 	for _, cl := range c.afterW {
 		cl.Close()
 	}
+	// Before the slot goes: a signal is read through a session.
+	xerr := c.sess.exitError(c)
+	if ee, ok := xerr.(*ExitError); ok && ee.Code == 255 && c.getFail() == nil {
+		ee.Signal = c.remoteSignal()
+	}
+	c.releaseRemote()
 	if c.slot {
 		c.m.releaseSessionAfter(c.sess.linger())
 		c.slot = false
@@ -706,7 +740,6 @@ func (c *Cmd) Wait() error {
 	if err := c.sudo.err(c.m.host); err != nil {
 		return err
 	}
-	xerr := c.sess.exitError(c)
 	c.m.log.Debug("openssh: command ended", "host", c.m.host, "err", xerr)
 	if xerr != nil {
 		return xerr

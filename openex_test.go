@@ -414,11 +414,12 @@ func TestCmdTimeouts(t *testing.T) {
 				t.Errorf("err %v, want ErrTimeout", err)
 			}
 		})
-		t.Run("IdleNoKill", func(t *testing.T) {
-			// Without kill, our ends are closed and Wait waits for ssh, which
-			// ends with the remote command.
-			c := m.Command(ctx, "sleep 2")
+		t.Run("IdleKeepRemote", func(t *testing.T) {
+			// With KeepRemote, the timeout still bounds the call: our
+			// ends are closed and the local side ends.
+			c := m.Command(ctx, "sleep 10")
 			c.IdleTimeout = 500 * time.Millisecond
+			c.KeepRemote = true
 			var out bytes.Buffer
 			c.Stdout = &out
 			t0 := time.Now()
@@ -427,8 +428,8 @@ func TestCmdTimeouts(t *testing.T) {
 			if !errors.Is(err, ErrTimeout) {
 				t.Errorf("err %v, want ErrTimeout", err)
 			}
-			if d < 1500*time.Millisecond || d > 5*time.Second {
-				t.Errorf("returned after %v, want when the remote command ended", d)
+			if d > 2500*time.Millisecond {
+				t.Errorf("returned after %v, want within IdleTimeout and a short grace", d)
 			}
 		})
 		t.Run("Deadline", func(t *testing.T) {
@@ -465,19 +466,22 @@ func TestCmdTimeouts(t *testing.T) {
 			}
 		})
 		t.Run("RemoteAfterCancel", func(t *testing.T) {
-			// Killing the ssh of a tty session hangs up the remote process;
-			// without a tty the remote process goes on.
+			// With KeepRemote, killing the ssh of a tty session still hangs
+			// up the remote process; without a tty the remote process goes
+			// on.
 			dir := sharedDir(t)
 			ptyMark, plainMark := filepath.Join(dir, "pty"), filepath.Join(dir, "plain")
 			cctx, cancel := context.WithTimeout(ctx, time.Second)
 			defer cancel()
 			c := m.Command(cctx, "sleep 2; touch "+ptyMark)
+			c.KeepRemote = true
 			ptm, err := c.StartPty()
 			if err != nil {
 				t.Fatal(err)
 			}
 			go io.Copy(io.Discard, ptm)
 			c2 := m.Command(cctx, "sleep 2; touch "+plainMark)
+			c2.KeepRemote = true
 			if err := c2.Start(); err != nil {
 				t.Fatal(err)
 			}

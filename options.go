@@ -119,7 +119,10 @@ type Options struct {
 	// MaxSessions bounds the number of slave sessions running at once on
 	// this master; callers over the limit wait for a slot instead of being
 	// refused by the server. Zero means 10, sshd's default MaxSessions;
-	// a negative value means no limit.
+	// a negative value means no limit. When it is 2 or more, one session
+	// is kept for stopping and signalling commands (see [Cmd]), so at most
+	// MaxSessions-1 commands and transfers run at once; with 1, a command
+	// can only be stopped from the local side while it holds the session.
 	MaxSessions int
 	// Transport selects how operations reach the master: one ssh process
 	// each ([TransportProcess], the default) or OpenSSH's control-socket

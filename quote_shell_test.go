@@ -138,7 +138,16 @@ const argsPerLine = 25
 // be an encoding error.
 func roundTrip(t testing.TB, sh shellSpec, locale string, strs []string) (refused int) {
 	t.Helper()
-	q := sh.quoter
+	return roundTripWith(t, sh.name+"/"+locale, sh.quoter, func(script string) ([]byte, error) {
+		return runShell(sh, locale, "", script)
+	}, strs)
+}
+
+// roundTripWith is roundTrip with the shell run by run (which fails on a
+// non-zero exit or any standard error output); name names the shell in
+// messages.
+func roundTripWith(t testing.TB, name string, q Quoter, run func(script string) ([]byte, error), strs []string) (refused int) {
+	t.Helper()
 	head, err := quoteArgs(q, false, []string{"printf", `%s\000`})
 	if err != nil {
 		t.Fatal(err)
@@ -151,20 +160,20 @@ func roundTrip(t testing.TB, sh shellSpec, locale string, strs []string) (refuse
 		if len(batch) == 0 {
 			return
 		}
-		out, err := runShell(sh, locale, "", script.String())
+		out, err := run(script.String())
 		if err != nil {
 			t.Errorf("%v (batch of %d strings)", err, len(batch))
 			failures++
 		}
 		got := strings.Split(string(out), "\x00")
 		if len(got) != len(batch)+1 || got[len(batch)] != "" {
-			t.Errorf("%s/%s: %d strings printed, want %d", sh.name, locale, len(got)-1, len(batch))
+			t.Errorf("%s: %d strings printed, want %d", name, len(got)-1, len(batch))
 			failures++
 		} else {
 			for i, want := range batch {
 				if got[i] != want && failures < 5 {
 					failures++
-					t.Errorf("%s/%s misquoted\n input  %q\n quoted %q\n output %q", sh.name, locale, truncate(want, 120), truncate(quoted[i], 160), truncate(got[i], 120))
+					t.Errorf("%s misquoted\n input  %q\n quoted %q\n output %q", name, truncate(want, 120), truncate(quoted[i], 160), truncate(got[i], 120))
 				}
 			}
 		}
@@ -175,7 +184,7 @@ func roundTrip(t testing.TB, sh shellSpec, locale string, strs []string) (refuse
 		w, err := q.Quote(s)
 		if err != nil {
 			if !errors.Is(err, ErrEncoding) {
-				t.Errorf("%s: Quote(%q): %v is not an encoding error", sh.name, truncate(s, 60), err)
+				t.Errorf("%s: Quote(%q): %v is not an encoding error", name, truncate(s, 60), err)
 			}
 			refused++
 			continue

@@ -112,6 +112,7 @@ type Action struct {
 	reconnections int // -1: inherit
 	timeout       time.Duration
 	setup         func(c *openssh.Cmd)
+	progress      func(label string, done, total int64)
 
 	bar *barrier // join, notify
 }
@@ -216,7 +217,7 @@ func transfer(k actionKind, srcs []string, dst string, so *openssh.ScpOpts, ro *
 // [openssh.ErrMasterFailed] when the master is gone, which reconnects when
 // allowed). When the action's context ends (its Timeout, or the Run's
 // context), the session is closed under fn, whose calls then fail. The
-// paths fn uses are its own: expand the label with the label argument.
+// paths fn uses are its own: expand the label with [ExpandLabel].
 func SFTP(fn func(ctx context.Context, label string, c *sftp.Client) error, opts ...sftp.ClientOption) Action {
 	return Action{kind: kSFTP, sftp: fn, sftpOpts: opts, reconnections: -1}
 }
@@ -276,6 +277,17 @@ func (a Action) Input(data []byte) Action { a.input = data; return a }
 // before it starts, to set fields the runner has no option for (Dir, Env,
 // IdleTimeout, Tty...). fn must not change the streams the runner sets.
 func (a Action) Setup(fn func(c *openssh.Cmd)) Action { a.setup = fn; return a }
+
+// Progress returns a copy of an scp transfer ([Put], [Get], [ScpPut],
+// [ScpGet]) that reports how far it is to fn: the host's label, the bytes
+// copied and the total (negative while unknown), as
+// [openssh.ScpOpts].Progress reports them, a few times a second and once at
+// the end. fn is called from the goroutines of many hosts at once and must
+// return quickly. A Progress set in the action's ScpOpts wins.
+func (a Action) Progress(fn func(label string, done, total int64)) Action {
+	a.progress = fn
+	return a
+}
 
 // String returns a short description: the kind and its arguments.
 func (a Action) String() string {

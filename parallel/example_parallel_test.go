@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/goopenssh/openssh"
 	"github.com/goopenssh/openssh/parallel"
@@ -84,4 +86,35 @@ func ExampleRsyncGet() {
 		fmt.Println(x.Label, x.Err)
 	}
 	_ = err
+}
+
+// Copy a file to many hosts with a progress line per host, bounding each
+// host's login (retries included) and the rate of new logins.
+func ExampleAction_Progress() {
+	r := &parallel.Runner{
+		Workers:       64,
+		Reconnections: 2,
+		LoginTimeout:  20 * time.Second, // the whole connect of a host
+		ConnectRate:   10,               // logins started per second
+	}
+	defer r.Close()
+	for _, h := range []string{"web1", "web2", "web3"} {
+		r.AddHost(h, h+".example.com", nil)
+	}
+	var mu sync.Mutex
+	r.All(parallel.Put("app.tar", "/tmp/app.tar").Progress(func(label string, done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(os.Stderr, "%s: %d of %d bytes\n", label, done, total)
+	}))
+	if _, err := r.Run(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+}
+
+// The paths of SFTP and Func actions are their own: ExpandLabel does to
+// them what the runner does to the arguments of commands and transfers.
+func ExampleExpandLabel() {
+	fmt.Println(parallel.ExpandLabel("/srv/%LABEL%/app-100%%.log", "web1"))
+	// Output: /srv/web1/app-100%.log
 }

@@ -455,6 +455,11 @@ func TestCancel(t *testing.T) {
 			t.Errorf("%s: %v %q", x.Label, x.Err, x.Stdout)
 		}
 	}
+	// Run reaps what it started; allow the kernel a moment to report it.
+	deadline := time.Now().Add(3 * time.Second)
+	for sshtest.CountProcesses("ssh ") != 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if n := sshtest.CountProcesses("ssh "); n != 0 {
 		t.Errorf("%d ssh processes left after Run", n)
 	}

@@ -33,12 +33,9 @@ package parallel
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -82,6 +79,17 @@ type Runner struct {
 	// (Net::OpenSSH::Parallel's reconnections). Each reconnection waits
 	// the retry delay first (see RetryDelay). Zero means none.
 	Reconnections int
+	// LoginTimeout, when positive, bounds the whole connect of a host for
+	// one action: every login attempt, the reconnections after failed ones
+	// and the waits between them (each attempt is also bounded by the
+	// host's Options.Timeout). When it runs out the action fails with a
+	// master failure matching [openssh.ErrLoginTimeout]. Zero means that
+	// only Options.Timeout bounds each attempt.
+	LoginTimeout time.Duration
+	// ConnectRate, when positive, bounds the logins started per second
+	// (reconnections included), evenly spaced: for bastions and sshd's
+	// MaxStartups. Zero means no bound.
+	ConnectRate float64
 	// OnError is the default error policy; zero means [Abort].
 	OnError Policy
 	// Retries bounds the [Retry] policy: how many times a failed action is
@@ -101,6 +109,14 @@ type Runner struct {
 	Stdout io.Writer
 	Stderr io.Writer
 
+	// Output, when set, is called once per host and Run, before the first
+	// output of the host's commands and transfers, and returns the
+	// writers that receive that output as it comes, unprefixed: per-host
+	// files, say, or buffers with a cap. A nil writer leaves its stream to
+	// Stdout or Stderr (or the Result). When it returns the same writer
+	// for both streams, that writer must be safe for concurrent use.
+	Output func(label string) (stdout, stderr io.Writer)
+
 	// KeepMasters keeps masters open when Run returns (except after a
 	// cancelled context), for the next Run to use; call [Runner.Close] at
 	// the end. By default each host's master is closed as soon as its
@@ -112,8 +128,8 @@ type Runner struct {
 	// own options are not used). The runner never closes them: a host
 	// done with its queue, or Close, lets its master go back to the pool,
 	// and a host whose master failed gets the pool's replacement.
-	// Connections does not apply; the pool's MaxPerHost and IdleTimeout
-	// do. Several Runners may share one Pool.
+	// Connections, LoginTimeout and ConnectRate do not apply; the pool's
+	// MaxPerHost and IdleTimeout do. Several Runners may share one Pool.
 	Pool *openssh.Pool
 
 	// OnResult, when set, is called with each host's result as soon as the
@@ -136,6 +152,7 @@ type Runner struct {
 	slots     chan struct{}
 	stats     Stats
 	abortAll  atomic.Bool
+	nextLogin time.Time // ConnectRate: when the next login may start (under cmu)
 	outMu     sync.Mutex
 	cbMu      sync.Mutex
 }
@@ -172,127 +189,20 @@ type host struct {
 	pc    int
 	res   *Result
 
+	// the writers of Runner.Output, during a Run
+	outSet   bool
+	out, err io.Writer
+
+	// the login budget of the current action (Runner.LoginTimeout): its
+	// end once the first attempt started, and Result.Connects before it
+	loginBy   time.Time
+	loginFrom int
+
 	// under Runner.cmu
 	m       *openssh.Master
 	busy    bool
 	lastUse time.Time
 }
-
-// Result is what happened on one host during a [Runner.Run].
-type Result struct {
-	// Label and Target identify the host.
-	Label  string
-	Target string
-	// Err is the error that stopped the host early, an [*ActionError]; nil
-	// when the host went through its whole queue (maybe with ignored
-	// errors).
-	Err error
-	// Ignored are the errors of the actions that failed under the
-	// [Ignore] policy, each an [*ActionError].
-	Ignored []error
-	// ExitCode is the exit status of the last command, or scp or rsync of a
-	// transfer, that ran: 0 on success, the remote command's (or the local
-	// scp's or rsync's) status on a non-zero exit, -1 when it did not run
-	// to an exit status (or none ran).
-	ExitCode int
-	// Stdout and Stderr are the output of the commands and transfers, when
-	// the Runner has no writer for the stream.
-	Stdout []byte
-	Stderr []byte
-	// Actions counts the actions run (attempts included); Connects the
-	// masters started; Reconnects the reconnections after a master
-	// failure; Retries the runs again under the [Retry] policy.
-	Actions    int
-	Connects   int
-	Reconnects int
-	Retries    int
-	// Connect is the time spent connecting (closing an idle host's master
-	// to make room included), Run the time spent running actions,
-	// Disconnect the time spent closing the host's own master (at the end,
-	// or after it failed); Start and End bound the host's whole run, whose
-	// rest is waiting (for a worker, a join, a retry).
-	Connect    time.Duration
-	Run        time.Duration
-	Disconnect time.Duration
-	Start      time.Time
-	End        time.Time
-}
-
-// OK reports whether the host went through its whole queue.
-func (r *Result) OK() bool { return r.Err == nil }
-
-// Results are the results of a Run, in the order the hosts were added.
-type Results []*Result
-
-// Get returns the result of the host labelled label, or nil.
-func (rs Results) Get(label string) *Result {
-	for _, r := range rs {
-		if r.Label == label {
-			return r
-		}
-	}
-	return nil
-}
-
-// Failed returns the results with an error.
-func (rs Results) Failed() Results {
-	var f Results
-	for _, r := range rs {
-		if r.Err != nil {
-			f = append(f, r)
-		}
-	}
-	return f
-}
-
-// ActionError is the failure of one action on one host.
-type ActionError struct {
-	Label  string // the host
-	Action string // the action, as [Action.String] describes it
-	Err    error  // the cause
-}
-
-func (e *ActionError) Error() string {
-	return fmt.Sprintf("%s: %s: %v", e.Label, e.Action, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *ActionError) Unwrap() error { return e.Err }
-
-// RunError is returned by [Runner.Run] when hosts failed or the context
-// was cancelled. It matches [ErrHostsFailed] when hosts failed and wraps
-// the context's error when it was cancelled.
-type RunError struct {
-	// Failed are the labels of the hosts that failed, in the order they
-	// were added.
-	Failed []string
-	// Total is the number of hosts in the run.
-	Total int
-	// Ctx is the context's error when it ended the run, else nil.
-	Ctx error
-}
-
-func (e *RunError) Error() string {
-	s := fmt.Sprintf("parallel: %d of %d hosts failed", len(e.Failed), e.Total)
-	if len(e.Failed) > 0 {
-		l := e.Failed
-		more := ""
-		if len(l) > 8 {
-			l, more = l[:8], ", ..."
-		}
-		s += " (" + strings.Join(l, ", ") + more + ")"
-	}
-	if e.Ctx != nil {
-		s += ": " + e.Ctx.Error()
-	}
-	return s
-}
-
-// Unwrap returns the context's error, if any.
-func (e *RunError) Unwrap() error { return e.Ctx }
-
-// Is reports whether target is [ErrHostsFailed] and hosts failed.
-func (e *RunError) Is(target error) bool { return target == ErrHostsFailed && len(e.Failed) > 0 }
 
 // Stats are counters of the last (or current) Run.
 type Stats struct {
@@ -484,6 +394,9 @@ func (a *Action) check() error {
 	default:
 		return bad("unknown action (use the constructors)")
 	}
+	if a.progress != nil && a.kind != kScpPut && a.kind != kScpGet {
+		return bad("Progress is for scp transfers")
+	}
 	if a.onError < Inherit || a.onError > Retry {
 		return bad("unknown policy")
 	}
@@ -497,50 +410,6 @@ func (a *Action) check() error {
 		return bad("OrGoto is for commands and scp or rsync transfers")
 	}
 	return nil
-}
-
-// Close closes every master the Runner keeps open (see KeepMasters),
-// Workers of them at a time, and returns when all are closed. It must not
-// be called during a Run.
-func (r *Runner) Close() error {
-	r.mu.Lock()
-	hosts := slices.Clone(r.hosts)
-	r.mu.Unlock()
-	r.initConn()
-	n := r.Workers
-	if n <= 0 {
-		n = r.Connections
-	}
-	if n <= 0 {
-		n = DefaultWorkers
-	}
-	sem := make(chan struct{}, n)
-	var wg sync.WaitGroup
-	for _, h := range hosts {
-		r.cmu.Lock()
-		open := h.m != nil
-		r.cmu.Unlock()
-		if !open {
-			continue
-		}
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.dropMaster(h)
-			<-sem
-		}()
-	}
-	wg.Wait()
-	return nil
-}
-
-func (r *Runner) initConn() {
-	r.cmu.Lock()
-	if r.ccond == nil {
-		r.ccond = sync.NewCond(&r.cmu)
-	}
-	r.cmu.Unlock()
 }
 
 // Run runs the queued actions on every host and returns a result per host,
@@ -570,6 +439,12 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 	if conns > 0 && workers > conns {
 		return nil, &openssh.ArgError{Arg: "Runner.Workers", Value: itoa(workers), Reason: "more workers than Connections (" + itoa(conns) + ")"}
 	}
+	if r.ConnectRate < 0 || r.ConnectRate != r.ConnectRate {
+		return nil, &openssh.ArgError{Arg: "Runner.ConnectRate", Value: strconv.FormatFloat(r.ConnectRate, 'g', -1, 64), Reason: "negative or NaN"}
+	}
+	if r.LoginTimeout < 0 {
+		return nil, &openssh.ArgError{Arg: "Runner.LoginTimeout", Value: r.LoginTimeout.String(), Reason: "negative"}
+	}
 	if r.OnError < Inherit || r.OnError > Retry {
 		return nil, &openssh.ArgError{Arg: "Runner.OnError", Value: r.OnError.String(), Reason: "unknown policy"}
 	}
@@ -589,6 +464,7 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 	for _, h := range hosts {
 		h.queue, h.pending, h.pc = h.pending, nil, 0
 		h.res = &Result{Label: h.label, Target: h.target, ExitCode: -1}
+		h.outSet, h.out, h.err = false, nil, nil
 	}
 	r.mu.Unlock()
 	defer func() {
@@ -622,6 +498,7 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 	for i, h := range hosts {
 		res[i] = h.res
 		h.queue, h.res = nil, nil
+		h.out, h.err = nil, nil
 		if res[i].Err != nil {
 			failed = append(failed, h.label)
 		}
@@ -630,535 +507,4 @@ func (r *Runner) Run(ctx context.Context) (Results, error) {
 		return res, &RunError{Failed: failed, Total: len(hosts), Ctx: ctx.Err()}
 	}
 	return res, nil
-}
-
-// checkJumps verifies that every Goto and OrGoto of a queue has its Here
-// after it.
-func checkJumps(label string, q []Action) error {
-	for i, a := range q {
-		tag := ""
-		switch {
-		case a.kind == kGoto:
-			tag = a.tag
-		case a.orGoto != "":
-			tag = a.orGoto
-		default:
-			continue
-		}
-		if tag == "END" || findHere(q, i+1, tag) >= 0 {
-			continue
-		}
-		return &openssh.ArgError{Arg: "goto", Value: quote(tag), Reason: "no Here(" + quote(tag) + ") after it in the queue of " + label}
-	}
-	return nil
-}
-
-func findHere(q []Action, from int, tag string) int {
-	for j := from; j < len(q); j++ {
-		if q[j].kind == kHere && q[j].tag == tag {
-			return j
-		}
-	}
-	return -1
-}
-
-// runHost works through one host's queue.
-func (r *Runner) runHost(ctx context.Context, h *host) {
-	res := h.res
-	res.Start = time.Now()
-	defer r.finishHost(ctx, h)
-	for h.pc < len(h.queue) {
-		a := &h.queue[h.pc]
-		if err := ctx.Err(); err != nil {
-			r.stop(h, a, err, false)
-			return
-		}
-		if r.abortAll.Load() {
-			r.stop(h, a, ErrAborted, false)
-			return
-		}
-		switch a.kind {
-		case kHere:
-			h.pc++
-		case kNotify:
-			a.bar.arrive(true)
-			h.pc++
-		case kGoto:
-			r.jump(h, a.tag)
-		case kJoin:
-			err := a.bar.wait(ctx)
-			if err == nil {
-				h.pc++
-				continue
-			}
-			if ctx.Err() != nil {
-				r.stop(h, a, ctx.Err(), false)
-				return
-			}
-			pol := r.policy(h, a)
-			if pol == Retry {
-				pol = Abort
-			}
-			if !r.apply(h, a, err, pol) {
-				return
-			}
-		default:
-			err := r.exec(ctx, h, a)
-			if err == nil {
-				h.pc++
-				continue
-			}
-			if ctx.Err() != nil {
-				r.stop(h, a, err, false)
-				return
-			}
-			if a.orGoto != "" && isExitFailure(err) {
-				r.jump(h, a.orGoto)
-				continue
-			}
-			pol := r.policy(h, a)
-			if pol == Retry {
-				pol = Abort
-			}
-			if !r.apply(h, a, err, pol) {
-				return
-			}
-		}
-	}
-}
-
-// isExitFailure reports a command that ran and exited non-zero, not 255.
-func isExitFailure(err error) bool {
-	var ee *openssh.ExitError
-	return errors.As(err, &ee) && ee.Code != 255 && ee.Signal == ""
-}
-
-func isMasterFailure(err error) bool { return errors.Is(err, openssh.ErrMasterFailed) }
-
-// policy looks the policy up: action, host, runner, Abort.
-func (r *Runner) policy(h *host, a *Action) Policy {
-	for _, p := range []Policy{a.onError, h.onError, r.OnError} {
-		if p != Inherit {
-			return p
-		}
-	}
-	return Abort
-}
-
-// apply applies a policy to a failed action; it reports whether the host
-// goes on.
-func (r *Runner) apply(h *host, a *Action, err error, pol Policy) bool {
-	switch pol {
-	case Ignore:
-		h.res.Ignored = append(h.res.Ignored, &ActionError{Label: h.label, Action: a.String(), Err: err})
-		h.pc++
-		return true
-	case Done:
-		r.stop(h, a, err, true)
-		return false
-	case AbortAll:
-		r.abortAll.Store(true)
-	}
-	r.stop(h, a, err, false)
-	return false
-}
-
-// stop ends the host's queue with err; joins waiting on it are released as
-// finished when ok, as failed otherwise.
-func (r *Runner) stop(h *host, a *Action, err error, ok bool) {
-	h.res.Err = &ActionError{Label: h.label, Action: a.String(), Err: err}
-	for ; h.pc < len(h.queue); h.pc++ {
-		if q := &h.queue[h.pc]; q.kind == kNotify {
-			q.bar.arrive(ok)
-		}
-	}
-}
-
-// jump moves to the action after Here(tag), releasing the joins it skips.
-func (r *Runner) jump(h *host, tag string) {
-	to := len(h.queue)
-	if tag != "END" {
-		if j := findHere(h.queue, h.pc+1, tag); j >= 0 {
-			to = j
-		}
-	}
-	for ; h.pc < to; h.pc++ {
-		if q := &h.queue[h.pc]; q.kind == kNotify {
-			q.bar.arrive(true)
-		}
-	}
-}
-
-// finishHost closes the master (unless kept) and reports the result.
-func (r *Runner) finishHost(ctx context.Context, h *host) {
-	if !r.KeepMasters || ctx.Err() != nil {
-		h.res.Disconnect += r.dropMaster(h)
-	}
-	h.res.End = time.Now()
-	if r.OnResult != nil {
-		r.cbMu.Lock()
-		r.OnResult(h.res)
-		r.cbMu.Unlock()
-	}
-}
-
-// exec runs an action with its reconnections and retries.
-func (r *Runner) exec(ctx context.Context, h *host, a *Action) error {
-	limit := r.Reconnections
-	switch {
-	case a.reconnections >= 0:
-		limit = a.reconnections
-	case h.reconn > 0:
-		limit = h.reconn
-	case h.reconn < 0:
-		limit = 0
-	}
-	retries := r.Retries
-	if retries == 0 {
-		retries = 3
-	}
-	delay := r.RetryDelay
-	if delay <= 0 {
-		delay = 250 * time.Millisecond
-	}
-	nReconn, nRetry := 0, 0
-	for {
-		err := r.attempt(ctx, h, a)
-		if err == nil || ctx.Err() != nil {
-			return err
-		}
-		if a.orGoto != "" && isExitFailure(err) {
-			return err
-		}
-		switch {
-		case a.needsMaster() && isMasterFailure(err) && nReconn < limit:
-			nReconn++
-			h.res.Reconnects++
-		case r.policy(h, a) == Retry && nRetry < retries:
-			nRetry++
-			h.res.Retries++
-		default:
-			return err
-		}
-		if !sleep(ctx, delay) {
-			return ctx.Err()
-		}
-		delay = min(2*delay, 5*time.Second)
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// attempt runs an action once: it takes a worker slot, connects when
-// needed, and runs.
-func (r *Runner) attempt(ctx context.Context, h *host, a *Action) error {
-	select {
-	case r.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	r.cmu.Lock()
-	h.busy = true
-	r.active++
-	r.stats.MaxActive = max(r.stats.MaxActive, r.active)
-	r.cmu.Unlock()
-	defer func() {
-		r.cmu.Lock()
-		h.busy = false
-		h.lastUse = time.Now()
-		r.active--
-		r.ccond.Broadcast()
-		r.cmu.Unlock()
-		<-r.slots
-	}()
-	var m *openssh.Master
-	if a.needsMaster() {
-		var err error
-		if m, err = r.ensureMaster(ctx, h); err != nil {
-			return err
-		}
-	}
-	actx := ctx
-	if a.timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, a.timeout)
-		defer cancel()
-	}
-	t0 := time.Now()
-	err := r.do(actx, h, m, a)
-	h.res.Run += time.Since(t0)
-	h.res.Actions++
-	if err != nil && m != nil && isMasterFailure(err) {
-		h.res.Disconnect += r.dropMaster(h)
-	}
-	return err
-}
-
-// ensureMaster returns the host's master, connecting it first, within the
-// Connections limit. The host is busy (it holds a worker slot).
-func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, error) {
-	r.cmu.Lock()
-	if h.m != nil {
-		m := h.m
-		r.cmu.Unlock()
-		return m, nil
-	}
-	if r.Pool != nil {
-		r.cmu.Unlock()
-		t0 := time.Now()
-		m, err := r.Pool.Get(ctx, h.target)
-		h.res.Connect += time.Since(t0)
-		h.res.Connects++
-		if err != nil {
-			return nil, err
-		}
-		r.cmu.Lock()
-		h.m = m
-		r.cmu.Unlock()
-		return m, nil
-	}
-	var victim *openssh.Master
-	for r.connLimit > 0 && r.open >= r.connLimit {
-		var v *host
-		for _, o := range r.runHosts {
-			if o.m != nil && !o.busy && (v == nil || o.lastUse.Before(v.lastUse)) {
-				v = o
-			}
-		}
-		if v != nil {
-			victim, v.m = v.m, nil
-			break
-		}
-		// Every open master is busy or being closed: wait for a change.
-		r.ccond.Wait()
-	}
-	if victim == nil {
-		r.open++
-		r.stats.MaxOpen = max(r.stats.MaxOpen, r.open)
-	}
-	r.cmu.Unlock()
-	t0 := time.Now()
-	if victim != nil {
-		victim.Close()
-	}
-	m, err := openssh.New(ctx, h.target, &h.opts)
-	h.res.Connect += time.Since(t0)
-	h.res.Connects++
-	r.cmu.Lock()
-	defer r.cmu.Unlock()
-	if err != nil {
-		r.open--
-		r.ccond.Broadcast()
-		return nil, err
-	}
-	h.m = m
-	return m, nil
-}
-
-// dropMaster closes the host's master, if any, and returns the time it
-// took.
-func (r *Runner) dropMaster(h *host) time.Duration {
-	r.cmu.Lock()
-	m := h.m
-	h.m = nil
-	r.cmu.Unlock()
-	if m == nil || r.Pool != nil {
-		return 0 // a pooled master stays with the pool
-	}
-	t0 := time.Now()
-	m.Close()
-	d := time.Since(t0)
-	r.cmu.Lock()
-	r.open--
-	r.ccond.Broadcast()
-	r.cmu.Unlock()
-	return d
-}
-
-// do runs one action.
-func (r *Runner) do(ctx context.Context, h *host, m *openssh.Master, a *Action) error {
-	switch a.kind {
-	case kFunc:
-		return a.fn(ctx, h.label, m)
-	case kLocal:
-		return a.local(ctx, h.label)
-	case kSFTP:
-		return r.doSFTP(ctx, h, m, a)
-	}
-	stdout, stderr, finish := r.streams(h)
-	var err error
-	if a.kind == kCommand {
-		c := m.Command(ctx, expandAll(a.args, h.label)...)
-		c.Stdin = a.stdinFor()
-		c.Stdout, c.Stderr = stdout, stderr
-		if a.setup != nil {
-			a.setup(c)
-		}
-		err = c.Run()
-	} else {
-		err = r.doTransfer(ctx, h, m, a, stdout, stderr)
-	}
-	finish()
-	var ee *openssh.ExitError
-	switch {
-	case err == nil:
-		h.res.ExitCode = 0
-	case errors.As(err, &ee):
-		h.res.ExitCode = ee.Code
-	default:
-		h.res.ExitCode = -1
-	}
-	return err
-}
-
-// streams returns the writers an action's output goes to: the Runner's
-// writers behind a label prefix, or buffers that finish appends to the
-// host's Result.
-func (r *Runner) streams(h *host) (stdout, stderr io.Writer, finish func()) {
-	var done []func()
-	mk := func(w io.Writer, buf *[]byte) io.Writer {
-		if w != nil {
-			lw := &lineWriter{mu: &r.outMu, w: w, prefix: []byte(h.label + ": ")}
-			done = append(done, lw.Flush)
-			return lw
-		}
-		sb := &syncBuffer{}
-		done = append(done, func() { *buf = append(*buf, sb.Bytes()...) })
-		return sb
-	}
-	stdout = mk(r.Stdout, &h.res.Stdout)
-	stderr = mk(r.Stderr, &h.res.Stderr)
-	return stdout, stderr, func() {
-		for _, f := range done {
-			f()
-		}
-	}
-}
-
-// doTransfer runs an scp or rsync action.
-func (r *Runner) doTransfer(ctx context.Context, h *host, m *openssh.Master, a *Action, stdout, stderr io.Writer) error {
-	args := expandAll(a.args, h.label)
-	srcs, dst := args[:len(args)-1], args[len(args)-1]
-	var removeOnError string
-	if a.kind == kScpGet || a.kind == kRsyncGet {
-		glob := a.scpOpts != nil && a.scpOpts.Glob || a.rsyncOpts != nil && a.rsyncOpts.Glob
-		dir := filepath.Dir(dst)
-		if len(srcs) > 1 || glob || strings.HasSuffix(dst, "/") {
-			dir = dst
-		}
-		if err := os.MkdirAll(dir, 0o777); err != nil {
-			return err
-		}
-		if a.oneFile {
-			if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-				removeOnError = dst
-			}
-		}
-	}
-	var err error
-	switch a.kind {
-	case kScpPut, kScpGet:
-		var o openssh.ScpOpts
-		if a.scpOpts != nil {
-			o = *a.scpOpts
-		}
-		if o.Stdout == nil {
-			o.Stdout = stdout
-		}
-		if o.Stderr == nil {
-			o.Stderr = stderr
-		}
-		if a.kind == kScpPut {
-			err = m.ScpPut(ctx, srcs, dst, &o)
-		} else {
-			err = m.ScpGet(ctx, srcs, dst, &o)
-		}
-	case kRsyncPut, kRsyncGet:
-		var o openssh.RsyncOpts
-		if a.rsyncOpts != nil {
-			o = *a.rsyncOpts
-		}
-		if o.Stdout == nil {
-			o.Stdout = stdout
-		}
-		if o.Stderr == nil {
-			o.Stderr = stderr
-		}
-		if a.kind == kRsyncPut {
-			err = m.RsyncPut(ctx, srcs, dst, &o)
-		} else {
-			err = m.RsyncGet(ctx, srcs, dst, &o)
-		}
-	}
-	if err != nil && removeOnError != "" {
-		if st, serr := os.Lstat(removeOnError); serr == nil && st.Mode().IsRegular() {
-			os.Remove(removeOnError)
-		}
-	}
-	return err
-}
-
-// doSFTP runs an SFTP action: the session is closed when fn returns, or
-// under it when ctx ends.
-func (r *Runner) doSFTP(ctx context.Context, h *host, m *openssh.Master, a *Action) error {
-	c, err := m.SFTP(ctx, a.sftpOpts...)
-	if err != nil {
-		return err
-	}
-	stop := context.AfterFunc(ctx, func() { c.Close() })
-	err = a.sftp(ctx, h.label, c)
-	stop()
-	c.Close()
-	if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
-		err = fmt.Errorf("%w (%v)", ctx.Err(), err)
-	}
-	return err
-}
-
-// barrier is a Join: it opens when every host it waits on has arrived, or
-// as soon as one fails.
-type barrier struct {
-	mu      sync.Mutex
-	pending int
-	failed  bool
-	closed  bool
-	done    chan struct{}
-}
-
-func newBarrier(n int) *barrier { return &barrier{pending: n, done: make(chan struct{})} }
-
-func (b *barrier) arrive(ok bool) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.pending--
-	if !ok {
-		b.failed = true
-	}
-	if !b.closed && (b.pending == 0 || !ok) {
-		b.closed = true
-		close(b.done)
-	}
-}
-
-func (b *barrier) wait(ctx context.Context) error {
-	select {
-	case <-b.done:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.failed {
-		return ErrJoinFailed
-	}
-	return nil
 }

@@ -238,7 +238,7 @@ func TestTransferPolicies(t *testing.T) {
 	if _, ok := st.get("joiner:joined"); !ok {
 		t.Error("joiner: did not pass the join on a Done host")
 	}
-	if x := res.Get("retry"); !errors.As(x.Err, &ee) || x.Retries != 2 || x.Actions != 3 || !strings.Contains(ee.Msg, "rsync") {
+	if x := res.Get("retry"); !errors.As(x.Err, &ee) || x.Retries != 2 || x.Actions != 3 || ee.Program != "rsync" {
 		t.Errorf("retry: %v, %d retries, %d actions", x.Err, x.Retries, x.Actions)
 	}
 	x := res.Get("sftp")

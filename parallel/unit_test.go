@@ -111,8 +111,8 @@ func TestExpandLabel(t *testing.T) {
 		"%HOST% %label% 5%": "%HOST% %label% 5%",
 		"date +%s":          "date +%s",
 	} {
-		if got := expandLabel(in, "web1"); got != want {
-			t.Errorf("expandLabel(%q) = %q, want %q", in, got, want)
+		if got := ExpandLabel(in, "web1"); got != want {
+			t.Errorf("ExpandLabel(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

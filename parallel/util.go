@@ -15,9 +15,11 @@ func quote(s string) string { return strconv.Quote(s) }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }
 
-// expandLabel replaces "%LABEL%" by label and "%%" by "%" in s, scanning
-// left to right; any other % is kept.
-func expandLabel(s, label string) string {
+// ExpandLabel returns s with "%LABEL%" replaced by label and "%%" by "%",
+// scanning left to right; any other % is kept. It is what [Command] and the
+// transfers do to their arguments, for the paths of [SFTP] and [Func]
+// actions.
+func ExpandLabel(s, label string) string {
 	if !strings.Contains(s, "%") {
 		return s
 	}
@@ -41,7 +43,7 @@ func expandLabel(s, label string) string {
 func expandAll(args []string, label string) []string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		out[i] = expandLabel(a, label)
+		out[i] = ExpandLabel(a, label)
 	}
 	return out
 }

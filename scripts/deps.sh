@@ -12,6 +12,8 @@ need() { # need <command-or-path> <debian package>
 need ssh openssh-client
 need /usr/sbin/sshd openssh-server
 need ssh-keygen openssh-client
+need ps procps
+need pkill procps
 need sudo sudo
 if [ "${1:-}" != "--minimal" ]; then
 	need rsync rsync

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +11,7 @@ import (
 	"github.com/goopenssh/openssh"
 	"github.com/goopenssh/openssh/internal/sshtest"
 	"github.com/goopenssh/openssh/parallel"
+	"github.com/spf13/pflag"
 )
 
 // demo starts one private sshd listening on 127.0.0.2 ... 127.0.0.(n+1),
@@ -18,13 +19,18 @@ import (
 // command and copies a file on every host, printing live output and
 // summaries, then tears everything down.
 func demo(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	n := fs.Int("n", 8, "number of sandbox hosts (1-16)")
-	if err := fs.Parse(args); err != nil {
-		return exitError{2}
+	n := new(int)
+	fs := newDemoFlags(n)
+	err := fs.Parse(args)
+	if h, _ := fs.GetBool("help"); h || errors.Is(err, pflag.ErrHelp) {
+		fmt.Print(demoHelp(fs))
+		return errHelp
 	}
-	if *n < 1 || *n > 16 {
-		return fmt.Errorf("demo: -n must be 1-16")
+	if err != nil {
+		return usageErr("demo", err.Error())
+	}
+	if *n < 1 || *n > 16 || fs.NArg() > 0 {
+		return usageErr("demo", "--hosts must be 1-16, and demo takes no arguments")
 	}
 	tb := &sandboxTB{}
 	defer tb.Close()
@@ -59,19 +65,19 @@ func demo(ctx context.Context, args []string) error {
 		}
 	}
 	con := newConsole(os.Stdout, os.Stderr)
+	c := &config{sub: "run"}
 	failed := 0
 	step := func(title string, a parallel.Action) error {
 		fmt.Printf("\n$ %s\n", title)
 		if _, err := r.All(a); err != nil {
 			return err
 		}
-		t0 := time.Now()
-		res, err := execute(ctx, r, con, false, len(addrs))
-		summary(os.Stdout, res)
-		fmt.Printf("(%.0f ms)\n", ms(time.Since(t0)))
+		rp := newReporter(c, con, len(addrs))
+		res := execute(ctx, r, con, rp, nil, true, 0)
+		summary(os.Stdout, "run", res, true, time.Since(rp.t0))
 		failed += len(res.Failed())
 		if ctx.Err() != nil {
-			return err
+			return ctx.Err()
 		}
 		return nil
 	}
@@ -98,6 +104,30 @@ func demo(ctx context.Context, args []string) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// newDemoFlags returns the flag set of ossh demo, writing the number of
+// hosts into n.
+func newDemoFlags(n *int) *pflag.FlagSet {
+	fs := pflag.NewFlagSet("ossh demo", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.SetOutput(discard{})
+	fs.IntVarP(n, "hosts", "n", 8, "number of sandbox hosts, 1 to 16")
+	fs.SetAnnotation("hosts", "metavar", []string{"N"})
+	fs.BoolP("help", "h", false, "print this help and exit")
+	return fs
+}
+
+func demoHelp(fs *pflag.FlagSet) string {
+	return `usage: ossh demo [flags]
+
+Starts a private sshd with throwaway keys on 127.0.0.2 and up, one address
+per host, runs a command and a file copy on every host through ossh's
+runner, prints the summaries and tears everything down. It needs sshd
+(apt-get install openssh-server).
+
+Flags:
+` + flagUsages(fs)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

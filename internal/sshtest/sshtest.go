@@ -64,8 +64,12 @@ type Config struct {
 	Banner string
 	// Extra are more sshd_config lines.
 	Extra []string
+	// Shell, when set, is the path of the login shell of the account sshd
+	// logs in as: a test account of its own, "goopenssh-<base name>"
+	// (created when missing; root only, the test is skipped otherwise).
+	Shell string
 	// User is the account sshd logs in as; "" is the test account
-	// (TestUser). See SudoAccount.
+	// (TestUser), or Shell's. See SudoAccount.
 	User string
 }
 
@@ -130,8 +134,12 @@ func Start(t TB, cfg Config) *Server {
 		t.Fatalf("sshtest: one sshd listens on at most 16 addresses, got %d", len(s.Config.Addrs))
 	}
 	s.Addr = s.Config.Addrs[0]
-	s.User = cfg.User
-	if s.User == "" {
+	switch {
+	case cfg.User != "":
+		s.User = cfg.User
+	case cfg.Shell != "":
+		s.User = ShellUser(t, cfg.Shell)
+	default:
 		s.User = TestUser(t)
 	}
 	s.ClientKey = filepath.Join(dir, "id_ed25519")
@@ -205,7 +213,57 @@ func TestUser(t TB) string {
 var (
 	userOnce sync.Once
 	userErr  error
+	shellMu  sync.Mutex
 )
+
+// ShellUser returns a test account whose login shell is shell, creating it
+// (or setting its shell) when needed. It needs root: otherwise the test is
+// skipped, or fails under CI.
+func ShellUser(t TB, shell string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and a test account with login shell %s needs root", shell)
+		}
+		t.Skip("a test account with another login shell needs root")
+	}
+	if _, err := os.Stat(shell); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and shell %s is missing: %v", shell, err)
+		}
+		t.Skip("shell " + shell + " is not installed")
+	}
+	name := "goopenssh-" + filepath.Base(shell)
+	shellMu.Lock()
+	defer shellMu.Unlock()
+	if u, err := user.Lookup(name); err != nil {
+		if out, err := exec.Command("useradd", "-m", "-s", shell, name).CombinedOutput(); err != nil {
+			t.Fatalf("useradd %s: %v: %s", name, err, out)
+		}
+	} else if loginShell(u.Username) != shell {
+		if out, err := exec.Command("usermod", "-s", shell, name).CombinedOutput(); err != nil {
+			t.Fatalf("usermod %s: %v: %s", name, err, out)
+		}
+	}
+	if shadowLocked(name) {
+		if out, err := exec.Command("usermod", "-p", "*", name).CombinedOutput(); err != nil {
+			t.Fatalf("usermod %s: %v: %s", name, err, out)
+		}
+	}
+	return name
+}
+
+// loginShell returns name's shell from /etc/passwd.
+func loginShell(name string) string {
+	b, _ := os.ReadFile("/etc/passwd")
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) >= 7 && f[0] == name {
+			return f[6]
+		}
+	}
+	return ""
+}
 
 // SetPassword gives the test account a password (root only); it returns
 // false when the harness cannot (not root).

@@ -1,0 +1,545 @@
+package openssh
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Remote process control: how a Cmd stops its remote process when the
+// caller gives up, and how Cmd.Signal reaches it.
+//
+// The mux protocol has no signal message and drops "exit-signal", so the
+// library works through the remote shell instead. sshd starts every
+// session's shell in a new session (setsid), so the shell's pid is also
+// the id of the process group that holds everything the command starts
+// (shells run with -c have no job control and start no group of their
+// own). The command line sent for a Cmd is wrapped so that the shell
+// first writes "<token> <pid>" to a private file (mode 600, under /tmp,
+// with a random name per Master and a slot number), then runs the
+// caller's line unchanged, then marks the file done and exits with the
+// line's status (POSIX form; csh and fish have their own):
+//
+//	{ echo T $$ 1<>F; } 2>/dev/null; <the line>
+//	s=$?; { echo xT 1<>F; } 2>/dev/null; exit $s
+//
+// The line starts on the wrapper's first line, so the shell's line numbers
+// ($LINENO, error messages) are the same. Nothing is written to stdout or
+// stderr. To stop the command, a second session on the same master runs a
+// small sh script that reads the file, checks the token, sends TERM to the
+// process group, waits up to the grace period for the group to be gone and
+// then sends KILL. Cmd.Signal sends one signal the same way.
+//
+// The files are reused: a Master hands each running Cmd the lowest free
+// slot, so it has at most as many files as it ever ran commands at once,
+// and normal commands run no extra process to remove them. Close removes
+// them, in one session, when the master ran wrapped commands.
+//
+// In POSIX shells the wrapper also traps the common signals. The trap
+// records the signal's name in the file, restores the default action and
+// sends the signal to the shell again, so the shell still dies of it (and
+// a trap the caller's line sets replaces the wrapper's). A shell runs a
+// trap only after its foreground child has ended: a signal sent to the
+// shell alone (not to its group, as the library sends it) now waits for
+// the child. When a session
+// ends without an exit status (the shell was killed by a signal: OpenSSH's
+// mux client reports 255), Wait reads the file through a second session
+// and sets ExitError.Signal.
+
+// shellFamily is the kind of remote shell the wrapper is written for.
+type shellFamily int
+
+const (
+	famNone shellFamily = iota // unknown or Windows: no wrapper
+	famPOSIX
+	famCsh
+	famFish
+)
+
+// familyOf returns the family of the shell that reads lines quoted by q:
+// the outermost quoter of a chain.
+func familyOf(q Quoter) shellFamily {
+	if ch, ok := q.(chainQuoter); ok && len(ch) > 0 {
+		q = ch[0]
+	}
+	switch q.(type) {
+	case posixQuoter:
+		return famPOSIX
+	case cshQuoter:
+		return famCsh
+	case fishQuoter:
+		return famFish
+	}
+	return famNone
+}
+
+// quoter returns the family's own quoter, for the control scripts.
+func (f shellFamily) quoter() Quoter {
+	switch f {
+	case famCsh:
+		return Csh
+	case famFish:
+		return Fish
+	}
+	return POSIX
+}
+
+// trappedSignals are the signals whose name the POSIX wrapper records.
+// Not HUP: a shell runs a trap only once its foreground child has ended,
+// and on a hangup the kernel signals the session leader (the shell) alone,
+// then the foreground group when the leader exits; a trapped HUP would
+// leave the child running.
+var trappedSignals = []string{"INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "PIPE"}
+
+// remoteCtl is a Master's share of the mechanism: the file names and the
+// slots in use.
+type remoteCtl struct {
+	mu     sync.Mutex
+	prefix string         // "/tmp/.goopenssh-<random>-"; "" until first use
+	inUse  map[int]bool   // slots of running commands
+	made   map[int]bool   // slots whose file was created (mode 600)
+	fam    shellFamily    // the family of the last wrapped command, for Close
+	closed bool           // Close has cleaned up: no more wrapping
+	active sync.WaitGroup // control sessions in flight
+}
+
+// remoteRun is a Cmd's wrapped run.
+type remoteRun struct {
+	fam   shellFamily
+	slot  int
+	path  string
+	token string
+}
+
+// randHex returns n random bytes in hex.
+func randHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// acquire takes a slot for a wrapped command; ok is false after Close.
+func (r *remoteCtl) acquire(fam shellFamily) (rr *remoteRun, first bool, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, false, false
+	}
+	if r.prefix == "" {
+		r.prefix = "/tmp/.goopenssh-" + randHex(8) + "-"
+		r.inUse = map[int]bool{}
+		r.made = map[int]bool{}
+	}
+	slot := 0
+	for r.inUse[slot] {
+		slot++
+	}
+	r.inUse[slot] = true
+	first = !r.made[slot]
+	r.made[slot] = true
+	r.fam = fam
+	return &remoteRun{fam: fam, slot: slot, path: r.prefix + strconv.Itoa(slot), token: randHex(8)}, first, true
+}
+
+// release frees a slot.
+func (r *remoteCtl) release(rr *remoteRun) {
+	r.mu.Lock()
+	delete(r.inUse, rr.slot)
+	r.mu.Unlock()
+}
+
+// wrap returns line wrapped for the family; first creates the file with
+// mode 600.
+func (rr *remoteRun) wrap(line string, first bool) string {
+	f, t := rr.path, rr.token
+	switch rr.fam {
+	case famCsh:
+		// csh performs the redirection of a one-line if even when the
+		// test fails, hence the if-then blocks, which keep a read-only
+		// /tmp from adding an error message to stderr. csh has no
+		// $LINENO and its messages give no line.
+		rec := "echo " + t + " $$ >! " + f
+		if first {
+			rec = "(umask 077; " + rec + ")"
+		}
+		return "if ( -w /tmp ) then\n" + rec + "\nendif\n" + line +
+			"\nset _goopenssh_s=$status\nif ( -w " + f + " ) then\necho x" + t + " >! " + f + "\nendif\nexit $_goopenssh_s"
+	case famFish:
+		// fish reports a failed redirection on its own stderr: test
+		// first.
+		rec := "echo " + t + " $fish_pid >" + f
+		if first {
+			rec = "begin; set -l _goopenssh_u (umask); umask 077; " + rec + "; umask $_goopenssh_u; end"
+		}
+		return "test -w /tmp; and " + rec + "; " + line +
+			"\nset -l _goopenssh_s $status; test -w " + f + "; and echo x" + t + " >" + f + "; exit $_goopenssh_s"
+	}
+	// 1<> writes over the start of the file without truncating it (the
+	// readers take the first line): truncating and writing again costs a
+	// block allocation at close on ext4 (auto_da_alloc), which more than
+	// doubled the time of a remote "true". The braces send the error of a
+	// failed write (a read-only /tmp) to /dev/null, without a subshell.
+	rec := "{ echo " + t + " $$ 1<>" + f + "; } 2>/dev/null"
+	if first {
+		rec = "(umask 077; " + rec + ")"
+	}
+	var b strings.Builder
+	b.WriteString("_goopenssh_sig() { trap - $1; { echo " + t + " $$ $1 1<>" + f + "; } 2>/dev/null; kill -$1 $$; }; ")
+	for _, s := range trappedSignals {
+		b.WriteString("trap '_goopenssh_sig " + s + "' " + s + "; ")
+	}
+	b.WriteString(rec + "; " + line + "\n_goopenssh_s=$?; { echo x" + t + " 1<>" + f + "; } 2>/dev/null; exit $_goopenssh_s")
+	return b.String()
+}
+
+// The control scripts, run by sh in a second session. waitPID waits up to
+// 3 s for the wrapper to have written the file (the command may not have
+// started yet) and sets p to its pid; it exits when the command is done.
+func (rr *remoteRun) waitPID() string {
+	return "f=" + rr.path + " t=" + rr.token + " n=0; " +
+		`while :; do read x p s 2>/dev/null <"$f" && { [ "$x" = "$t" ] && break; [ "$x" = "x$t" ] && exit 0; }; ` +
+		`n=$((n+1)); [ $n -gt 30 ] && { echo "no pid recorded in $f after 3 s" >&2; exit 3; }; ` +
+		`sleep 0.1 2>/dev/null || sleep 1; done; `
+}
+
+// stopScript sends TERM to the group, then KILL when it is still there
+// after grace.
+func (rr *remoteRun) stopScript(grace time.Duration) string {
+	tenths := int((grace + 99*time.Millisecond) / (100 * time.Millisecond))
+	return rr.waitPID() + "kill -TERM -$p 2>/dev/null || exit 0; n=0; " +
+		"while kill -0 -$p 2>/dev/null; do n=$((n+1)); " +
+		"if [ $n -gt " + strconv.Itoa(tenths) + " ]; then kill -KILL -$p 2>/dev/null; exit 0; fi; " +
+		"sleep 0.1 2>/dev/null || sleep 1; done"
+}
+
+// signalScript sends one signal to the group.
+func (rr *remoteRun) signalScript(sig string) string {
+	return rr.waitPID() + "kill -" + sig + " -$p"
+}
+
+// readScript prints the first line of the file.
+func (rr *remoteRun) readScript() string { return "read l <" + rr.path + " && echo \"$l\"" }
+
+// ctlLine returns the line that runs script with sh, quoted for the
+// family's shell.
+func ctlLine(fam shellFamily, script string) (string, error) {
+	return quoteArgs(fam.quoter(), false, []string{"sh", "-c", script})
+}
+
+// runCtl runs a control line in a session of its own and returns its
+// standard output and standard error. It takes a free session slot
+// (Options.MaxSessions), or else the one the Master keeps for control
+// sessions, so that it can run while commands hold every other slot. ctx
+// ends it.
+func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, err error) {
+	m.rctl.active.Add(1)
+	defer m.rctl.active.Done()
+	// A free slot of the commands', or else the one kept for this.
+	linger := time.Duration(0)
+	if m.sessions != nil {
+		select {
+		case m.sessions <- struct{}{}:
+			defer func() { m.releaseSessionAfter(linger) }()
+		default:
+			if m.ctlSlot != nil {
+				select {
+				case m.ctlSlot <- struct{}{}:
+					defer func() {
+						if linger <= 0 {
+							<-m.ctlSlot
+							return
+						}
+						time.AfterFunc(linger, func() { <-m.ctlSlot })
+					}()
+				case <-ctx.Done():
+					return nil, nil, ctx.Err()
+				}
+			}
+		}
+	}
+	or, ow, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	er, ew, err := os.Pipe()
+	if err != nil {
+		or.Close()
+		ow.Close()
+		return nil, nil, err
+	}
+	req := &sessionReq{line: line, hasCommand: true, stdout: ow, stderr: ew}
+	sess, err := m.be.startSession(ctx, req)
+	ow.Close()
+	ew.Close()
+	if err != nil {
+		or.Close()
+		er.Close()
+		return nil, nil, err
+	}
+	var wg sync.WaitGroup
+	var ob, eb bytes.Buffer
+	wg.Add(2)
+	go func() { defer wg.Done(); ob.ReadFrom(or); or.Close() }()
+	go func() { defer wg.Done(); eb.ReadFrom(er); er.Close() }()
+	select {
+	case <-sess.done():
+	case <-ctx.Done():
+		sess.end(time.Second)
+	}
+	sess.wait()
+	linger = sess.linger()
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ob.Bytes(), eb.Bytes(), ctx.Err()
+	}
+	return ob.Bytes(), eb.Bytes(), nil
+}
+
+// cleanupRemote removes the Master's files and stops wrapping commands:
+// from Close all of them, from Stop those of the commands that have ended
+// (the running ones still need theirs).
+func (m *Master) cleanupRemote(all bool) {
+	r := &m.rctl
+	r.mu.Lock()
+	r.closed = true
+	prefix, fam := r.prefix, r.fam
+	var files []string
+	if all {
+		files = []string{prefix + "[0-9]*"}
+	} else {
+		for slot := range r.made {
+			if !r.inUse[slot] {
+				files = append(files, prefix+strconv.Itoa(slot))
+			}
+		}
+	}
+	r.mu.Unlock()
+	if all {
+		r.active.Wait()
+	}
+	if prefix == "" || len(files) == 0 {
+		return
+	}
+	line, err := ctlLine(fam, "rm -f "+strings.Join(files, " "))
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, _, err := m.runCtl(ctx, line); err != nil {
+		m.log.Debug("openssh: removing the remote pid files failed", "host", m.host, "err", err)
+	}
+}
+
+// wrapLine sets up the wrapper for a command about to start and returns
+// the line to send. Commands that are not wrapped: KeepRemote, no
+// command (a login shell), a subsystem, or a remote shell that is not
+// POSIX, csh or fish.
+func (c *Cmd) wrapLine(line string) string {
+	if c.KeepRemote || c.Subsystem || len(c.Args) == 0 || line == "" {
+		return line
+	}
+	fam := familyOf(c.quoterUsed())
+	if fam == famNone {
+		return line
+	}
+	rr, first, ok := c.m.rctl.acquire(fam)
+	if !ok {
+		return line
+	}
+	c.rr = rr
+	return rr.wrap(line, first)
+}
+
+// quoterUsed is the quoter of the command: RemoteShell's, or the
+// Master's.
+func (c *Cmd) quoterUsed() Quoter {
+	if c.RemoteShell != "" {
+		if q, err := QuoterFor(c.RemoteShell); err == nil {
+			return q
+		}
+	}
+	return c.m.quoter
+}
+
+// releaseRemote frees the command's slot once its control sessions are
+// over.
+func (c *Cmd) releaseRemote() {
+	if c.rr != nil {
+		if c.stopDone != nil {
+			<-c.stopDone
+		}
+		c.m.rctl.release(c.rr)
+	}
+}
+
+// stopGrace is the time between TERM and KILL.
+func (c *Cmd) stopGrace() time.Duration {
+	if c.StopGrace > 0 {
+		return c.StopGrace
+	}
+	if c.WaitDelay > 0 {
+		return c.WaitDelay
+	}
+	return time.Second
+}
+
+// stop ends a command the caller gave up on (ctx, idle timeout): the
+// remote process group gets TERM, then KILL after the grace period,
+// through a second session; the local side is ended when the session has
+// not ended by itself by then. Without a wrapper only the local side is
+// ended. It runs in the watcher goroutine.
+func (c *Cmd) stop() {
+	if c.rr == nil {
+		c.kill()
+		return
+	}
+	select {
+	case <-c.sess.done():
+		return // it ended by itself meanwhile
+	default:
+	}
+	grace := c.stopGrace()
+	line, err := ctlLine(c.rr.fam, c.rr.stopScript(grace))
+	if err != nil {
+		c.kill()
+		return
+	}
+	// The script waits up to 3 s for the pid, then up to grace: past
+	// that, give up on it.
+	ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+	c.stopDone = make(chan struct{})
+	ctlDone := make(chan struct{})
+	var ctlErr error
+	go func() {
+		defer close(c.stopDone)
+		defer cancel()
+		_, eout, err := c.m.runCtl(ctx, line)
+		if err != nil || len(eout) > 0 {
+			c.m.log.Debug("openssh: stopping the remote command", "host", c.m.host, "err", err, "stderr", string(eout))
+		}
+		ctlErr = err
+		close(ctlDone)
+	}()
+	select {
+	case <-c.sess.done():
+		return
+	case <-ctlDone:
+	}
+	if ctlErr != nil {
+		// No second session (the master is gone, or the server refused
+		// it): end our side now.
+		c.kill()
+		return
+	}
+	// The group is gone or killed; the session ends as its streams
+	// close. Give it a moment, then end our side.
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-c.sess.done():
+	case <-t.C:
+		c.kill()
+	}
+}
+
+// Signal sends sig to the remote command's process group through a second
+// session on the master, as kill(1) does with a negative pid: the shell
+// that runs the command line and every process it started, unless one
+// moved to a group of its own. A signal is sent by name, so the local and
+// the remote numbering may differ; sig must be one of HUP, INT, QUIT,
+// KILL, TERM, USR1, USR2, ALRM, PIPE, CONT, STOP, TSTP and WINCH.
+//
+// It needs a started command whose remote shell the library can control
+// (POSIX, csh or fish; not KeepRemote, not a login shell or a subsystem);
+// otherwise it returns an [*ArgError]. A command that has just started
+// may not have recorded its pid yet: Signal waits for it up to 3 s.
+func (c *Cmd) Signal(sig os.Signal) error {
+	name, ok := signalName(sig)
+	if !ok {
+		return &ArgError{Arg: "sig", Value: fmt.Sprint(sig), Reason: "not a signal the library can send by name"}
+	}
+	if !c.started || c.sess == nil {
+		return &ArgError{Arg: "Cmd", Reason: "Signal needs a started command"}
+	}
+	select {
+	case <-c.sess.done():
+		return &ArgError{Arg: "Cmd", Reason: "Signal after the command ended"}
+	default:
+	}
+	if c.rr == nil {
+		return &ArgError{Arg: "Cmd", Reason: "Signal needs a command run through a POSIX, csh or fish shell, without KeepRemote"}
+	}
+	line, err := ctlLine(c.rr.fam, c.rr.signalScript(name))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	_, eout, err := c.m.runCtl(ctx, line)
+	if err != nil {
+		return &Error{Code: CodeSlaveFailed, Op: "signal", Host: c.m.host, Err: err}
+	}
+	if len(eout) > 0 {
+		return &Error{Code: CodeSlaveFailed, Op: "signal", Host: c.m.host,
+			Err: fmt.Errorf("sending %s to the remote command failed", name), Detail: lastLine(eout)}
+	}
+	return nil
+}
+
+// remoteSignal reads the name of the signal that killed the remote shell,
+// as the POSIX wrapper's trap recorded it, or "".
+func (c *Cmd) remoteSignal() string {
+	if c.rr == nil || c.rr.fam != famPOSIX {
+		return ""
+	}
+	line, err := ctlLine(c.rr.fam, c.rr.readScript())
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, _, err := c.m.runCtl(ctx, line)
+	if err != nil {
+		return ""
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	f := strings.Fields(first)
+	if len(f) == 3 && f[0] == c.rr.token {
+		if _, ok := signalByName[f[2]]; ok {
+			return f[2]
+		}
+	}
+	return ""
+}
+
+// signalByName holds the signals Signal sends, by their portable names.
+var signalByName = map[string]syscall.Signal{
+	"HUP": syscall.SIGHUP, "INT": syscall.SIGINT, "QUIT": syscall.SIGQUIT,
+	"KILL": syscall.SIGKILL, "TERM": syscall.SIGTERM, "USR1": syscall.SIGUSR1,
+	"USR2": syscall.SIGUSR2, "ALRM": syscall.SIGALRM, "PIPE": syscall.SIGPIPE,
+	"CONT": syscall.SIGCONT, "STOP": syscall.SIGSTOP, "TSTP": syscall.SIGTSTP,
+	"WINCH": syscall.SIGWINCH,
+}
+
+// signalName returns the portable name of sig.
+func signalName(sig os.Signal) (string, bool) {
+	s, ok := sig.(syscall.Signal)
+	if !ok {
+		return "", false
+	}
+	for name, v := range signalByName {
+		if v == s {
+			return name, true
+		}
+	}
+	return "", false
+}
