@@ -168,11 +168,20 @@ func randomToken() string {
 
 // wrap turns the command line into the sudo line, quoted with q.
 func (s *sudoRun) wrap(q Quoter, line string) (string, error) {
+	// sudo relays a TERM only to its child, this root shell, which would
+	// die and leave the command running (the caller cannot signal root's
+	// processes). So the line runs in the background, with the shell's
+	// stdin (fd 3 keeps it from the /dev/null of background jobs), and
+	// the shell waits for it; a TERM, HUP or INT makes the shell signal
+	// its whole process group, as root. sudo ignores a signal from its
+	// own group, so nothing loops.
 	script := "printf %s '" + s.marker + "' >&2; "
 	if s.mergeErr {
 		script += "exec 2>&1; "
 	}
-	script += `eval "$1"`
+	script += `exec 3<&0; eval "$1" <&3 3<&- & exec 3<&-; ` +
+		`trap 'trap - TERM; kill -TERM 0 2>/dev/null' TERM HUP INT; ` +
+		`while :; do wait $!; s=$?; kill -0 $! 2>/dev/null || exit $s; done`
 	args := []string{"sudo", "-S", "-p", s.prompt}
 	if s.opts.User != "" {
 		args = append(args, "-u", s.opts.User)

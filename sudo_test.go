@@ -79,6 +79,29 @@ func TestSudo(t *testing.T) {
 		if errors.Is(err, ErrSudo) {
 			t.Errorf("the command's own exit matches ErrSudo: %v", err)
 		}
+		// Cancelled: the root command is stopped too (sudo relays the
+		// TERM that the library sends to the session's process group).
+		cctx, ccancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+		seen := make(chan int, 1)
+		go func() { time.Sleep(1200 * time.Millisecond); seen <- procsWith("sleep 37.5") }()
+		err = m.Sudo(cctx, pw, "sleep", "37.5").Run()
+		ccancel()
+		if n := <-seen; n == 0 {
+			t.Error("the remote sleep was not seen running: the check below proves nothing")
+		}
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("cancelled sudo sleep: %v, want DeadlineExceeded", err)
+		}
+		if n := procsWith("sleep 37.5"); n != 0 {
+			t.Logf("%d remote sleep processes right after the cancel", n)
+		}
+		for i := 0; procsWith("sleep 37.5") > 0; i++ {
+			if i > 100 {
+				t.Error("the root command outlived the cancelled Cmd")
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 		out, err = m.Sudo(ctx, pw, "sh", "-c", "echo out; echo err >&2").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "out\n") || !strings.Contains(string(out), "err\n") || strings.Contains(string(out), "sudo:") {
 			t.Errorf("CombinedOutput: %q, %v", out, err)
@@ -168,4 +191,18 @@ func TestSudoPasswordNowhere(t *testing.T) {
 	if !bytes.Contains(logBuf.Bytes(), []byte("sudo")) {
 		t.Error("the log does not show the sudo commands: the check above proves nothing")
 	}
+}
+
+// procsWith counts the processes of the machine (not only this program's
+// children: sshd's too) whose command line contains needle.
+func procsWith(needle string) int {
+	n := 0
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(bytes.ReplaceAll(b, []byte{0}, []byte{' '})), needle) {
+			n++
+		}
+	}
+	return n
 }
