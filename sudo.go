@@ -52,9 +52,11 @@ func (m *Master) Sudo(ctx context.Context, password string, args ...string) *Cmd
 // Dir, Env, as quoting makes it) runs under "sh -c" as the target user,
 // so it needs a POSIX shell on the remote host, and Env reaches the
 // command despite sudo's env_reset. With StderrToStdout the remote
-// standard error is sent to standard output on the remote side. SetSudo
-// cannot be used with Tty, [Cmd.StartPty] or Subsystem, nor without
-// Args. Call it before Start.
+// standard error is sent to standard output on the remote side. When ctx
+// ends (or [Cmd.Signal] sends TERM, HUP or INT), the whole command is
+// stopped with TERM as the target user, which the caller's own signal
+// could not do. SetSudo cannot be used with Tty, [Cmd.StartPty] or
+// Subsystem, nor without Args. Call it before Start.
 func (c *Cmd) SetSudo(opts SudoOptions) *Cmd {
 	c.sudo = &sudoRun{opts: opts}
 	return c
