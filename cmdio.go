@@ -46,7 +46,7 @@ func (c *Cmd) setCopyErr(err error) {
 	c.copyMu.Unlock()
 }
 
-const copyBuf = 64 << 10
+const copyBuf = streamChunk
 
 // copyIn copies r to ssh's stdin.
 func (c *Cmd) copyIn(w *os.File, r io.Reader) {
@@ -230,26 +230,6 @@ func dupFile(f *os.File) (*os.File, error) {
 type ttyWriter struct{ f *os.File }
 
 func (w *ttyWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
-
-// lockedBuffer is a growing buffer written by one goroutine and read after
-// Wait.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	b.buf = append(b.buf, p...)
-	b.mu.Unlock()
-	return len(p), nil
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf
-}
 
 // closeOnce is an *os.File whose Close can be called twice.
 type closeOnce struct {

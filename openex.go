@@ -544,7 +544,13 @@ func (c *Cmd) start(sa startArgs) (err error) {
 		c.ours = append(c.ours, r)
 		fout = w
 		c.copyWG.Add(1)
-		go c.copyOut(out, r, nil)
+		grown := growPipe(w) // bulk output (Capture): fewer wake-ups
+		go func() {
+			c.copyOut(out, r, nil)
+			if grown {
+				releasePipe()
+			}
+		}()
 	}
 	// stderr
 	switch {

@@ -55,10 +55,14 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		release()
 		return nil, fail(err, "")
 	}
+	// Bulk data in both directions: big pipe buffers (Linux) let the
+	// master and this process move whole 255 KiB packets per wake-up.
+	grown := growSFTPPipes(inW, outW)
 	w, err := m.sftpSession(ctx, inR, outW)
 	inR.Close()
 	outW.Close()
 	if err != nil {
+		releasePipes(grown)
 		inW.Close()
 		outR.Close()
 		release()
@@ -70,7 +74,7 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		}
 		return nil, fail(err, "")
 	}
-	w.m, w.w, w.r, w.release = m, inW, outR, release
+	w.m, w.w, w.r, w.release, w.grown = m, inW, outR, release, grown
 	// The handshake is bounded by ctx: a server that never answers must
 	// not hang the caller.
 	stop := context.AfterFunc(ctx, func() { w.kill() })
@@ -96,6 +100,8 @@ func (m *Master) SFTP(ctx context.Context, opts ...sftp.ClientOption) (*sftp.Cli
 		c.Close()
 		return nil, ctxError(ctx.Err(), "sftp", m.host)
 	}
+	w.client = c
+	sftpMasters.Store(c, m) // for the fast path of SFTPGetFile and SFTPPutFile
 	return c, nil
 }
 
@@ -138,6 +144,8 @@ type sftpConn struct {
 	r       *os.File
 	release func()
 	sess    session
+	client  *sftp.Client  // set once the client is made
+	grown   int           // pipes grown by growSFTPPipes
 	tail    *tailBuffer   // the session's stderr
 	copied  chan struct{} // closed when the stderr copy has ended
 	once    sync.Once
@@ -151,6 +159,9 @@ func (c *sftpConn) Write(p []byte) (int, error) { return c.w.Write(p) }
 
 func (c *sftpConn) Close() error {
 	c.once.Do(func() {
+		if c.client != nil {
+			sftpMasters.Delete(c.client)
+		}
 		c.err = c.w.Close()
 		select {
 		case <-c.sess.done():
@@ -161,6 +172,7 @@ func (c *sftpConn) Close() error {
 		<-c.copied
 		// pkg/sftp's reader sees EOF (the session is over) or ErrClosed.
 		c.r.Close()
+		releasePipes(c.grown)
 		c.release()
 		c.m.log.Debug("openssh: sftp ended", "host", c.m.host)
 	})
@@ -170,7 +182,10 @@ func (c *sftpConn) Close() error {
 // SFTPGetFile downloads the remote file remote into the local file local
 // (created or truncated, mode 0666 before umask) over c, with pkg/sftp's
 // concurrent reads. progress, when not nil, receives the bytes written so
-// far and the remote file's size.
+// far and the remote file's size. A file of 4 MiB or more, on a client
+// from [Master.SFTP], is read over a second session of the master with 64
+// requests in flight (when Options.MaxSessions leaves a slot free); ctx
+// then also interrupts a request the server does not answer.
 //
 // ctx is checked before each step and between the blocks written: once it
 // is done, the download stops with its error (pkg/sftp takes no context,
@@ -183,6 +198,9 @@ func SFTPGetFile(ctx context.Context, c *sftp.Client, remote, local string, prog
 	localErr := func(op string, err error) error { return sftpPathErr("sftp get: "+op+" local", local, err) }
 	if err := ctx.Err(); err != nil {
 		return remoteErr("open", err)
+	}
+	if ok, err := fastGet(ctx, c, remote, local, progress); ok {
+		return err
 	}
 	rf, err := c.Open(remote)
 	if err != nil {
@@ -222,6 +240,7 @@ func SFTPGetFile(ctx context.Context, c *sftp.Client, remote, local string, prog
 // the client has them. progress, when not nil, receives the bytes read so
 // far and the local file's size. On error the remote file is truncated to
 // zero, since concurrent writes may have left holes (see [Master.SFTP]).
+// A file of 4 MiB or more goes as in [SFTPGetFile], 64 writes in flight.
 // ctx and the errors are as for [SFTPGetFile].
 func SFTPPutFile(ctx context.Context, c *sftp.Client, local, remote string, progress ProgressFunc) error {
 	remoteErr := func(op string, err error) error { return sftpPathErr("sftp put: "+op+" remote", remote, err) }
@@ -238,13 +257,19 @@ func SFTPPutFile(ctx context.Context, c *sftp.Client, local, remote string, prog
 	if err != nil {
 		return localErr("stat", err)
 	}
-	rf, err := c.Create(remote)
-	if err != nil {
-		return remoteErr("create", err)
-	}
 	cw := &countingWriter{w: io.Discard, total: st.Size(), fn: progress}
 	if progress != nil {
 		progress(0, st.Size())
+	}
+	if ok, err := fastPut(ctx, c, lf, st.Size(), local, remote, cw); ok {
+		if err == nil {
+			cw.finish()
+		}
+		return err
+	}
+	rf, err := c.Create(remote)
+	if err != nil {
+		return remoteErr("create", err)
 	}
 	lr := &ctxReader{ctx: ctx, r: lf}
 	n, err := rf.ReadFrom(&countingReader{r: lr, size: st.Size(), cw: cw})

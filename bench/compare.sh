@@ -17,6 +17,13 @@
 #   TruePar8    `true`, 8 goroutines back-to-back  PAR_N blocks of 40 each (5)
 #   Check       Master.Check                       CHECK_N checks each (200)
 #   Stream1GiB  1 GiB of stdout read in Go         one stream each
+#   SFTPGet     256 MiB file downloaded            SFTP_N files each (2)
+#   SFTPPut     256 MiB file uploaded              SFTP_N files each (2)
+#   Capture     256 MiB captured in a fresh        CAPTURE_N captures each (2)
+#               process (throughput, peak RSS)
+# The SFTP rows add sftpb (OpenSSH's sftp -b over the process master) and
+# the Capture row perl (Net::OpenSSH's capture over the same master, when
+# libnet-openssh-perl is installed); raw there is ssh -S into /dev/null.
 # Inside a benchmark the implementations alternate operation by operation
 # (block by block for TruePar8, stream by stream for Stream1GiB) in an
 # order that rotates, so they share the load of the moment. The rows
@@ -33,7 +40,8 @@ i=0
 while [ "$i" -lt "$rounds" ]; do
 	echo "# round $((i + 1)) of $rounds"
 	for spec in "TrueSeq ${LATENCY_N:-100}x" "TruePar8 ${PAR_N:-5}x" \
-		"Check ${CHECK_N:-200}x" "Stream1GiB 1x"; do
+		"Check ${CHECK_N:-200}x" "Stream1GiB 1x" "SFTPGet ${SFTP_N:-2}x" \
+		"SFTPPut ${SFTP_N:-2}x" "Capture ${CAPTURE_N:-2}x"; do
 		set -- $spec
 		BENCH_ROUND=$i "$out.bin" -test.run '^$' -test.bench "^Benchmark$1\$" \
 			-test.benchtime "$2" -test.timeout 30m | grep '^Benchmark'
@@ -42,17 +50,20 @@ while [ "$i" -lt "$rounds" ]; do
 done | tee "$out" >&2
 # Lines: BenchmarkTrueSeq-2  100  123 ns/op  456 native-ns/op  789 raw-ns/op ...
 # Stream1GiB also gives <impl>-cpums/GiB: the CPU time of the local side
-# (this process, the masters, ssh -S) per GiB, shown as the row StreamCPU.
-awk -v rounds="$rounds" '
+# (this process, the masters, ssh -S) per GiB, shown as the row StreamCPU
+# (SFTPGetCPU and SFTPPutCPU for the SFTP rows); Capture gives <impl>-MiB,
+# the peak RSS of the capturing process (row CaptureRSS).
+awk -v rounds="$rounds" -v capmib="${BENCH_CAPTURE_MIB:-256}" '
 /^Benchmark/ {
 	b0 = $1; sub(/^Benchmark/, "", b0); sub(/-[0-9]+$/, "", b0)
 	for (i = 3; i < NF; i++) {
 		u = $(i + 1)
-		if (u !~ /^[a-z]+-(ns\/op|MB\/s|cpums\/GiB)$/) continue
+		if (u !~ /^[a-z]+-(ns\/op|MB\/s|cpums\/GiB|MiB)$/) continue
 		im = u; sub(/-.*/, "", im)
 		sub(/^[a-z]+-/, "", u)
 		b = b0
-		if (u == "cpums/GiB") b = "StreamCPU"
+		if (u == "cpums/GiB") b = (b0 == "Stream1GiB" ? "StreamCPU" : b0 "CPU")
+		if (u == "MiB") b = b0 "RSS"
 		unit[b] = u
 		v[b, im, ++n[b, im]] = $(i)
 	}
@@ -118,6 +129,18 @@ END {
 		for (k = 1; k <= 5; k++) printf " %s", cell(b, ims[k])
 		printf "\n"
 	}
+	split("SFTPGet SFTPGetCPU SFTPPut SFTPPutCPU Capture CaptureRSS", bs2, " ")
+	split("native process sftpb perl raw", ims2, " ")
+	printf "\n%-12s %-6s", "benchmark", "unit"
+	for (k = 1; k <= 5; k++) printf " %10s", ims2[k]
+	printf "\n"
+	for (j = 1; j <= 6; j++) {
+		b = bs2[j]
+		if (!(b in unit)) continue
+		printf "%-12s %-6s", b, unit[b] == "MB/s" ? "MB/s" : unit[b] == "MiB" ? "MiB" : "ms/GiB"
+		for (k = 1; k <= 5; k++) printf " %s", cell(b, ims2[k])
+		printf "\n"
+	}
 	printf "\nRatios against the targets (of medns: ratio of the medians, which the\n"
 	printf "verdict uses; per round: median of the ratios within each round)\n"
 	head()
@@ -140,4 +163,26 @@ END {
 	head()
 	ratio("SystemTrue: process/raw (time)", "TrueSeq", "process", "raw", "<=", "1.05")
 	ratio("PipeOut1GiB: process/raw (throughput)", "Stream1GiB", "process", "raw", ">=", "0.95")
+	ratio("PipeOut1GiB: process/raw (CPU per GiB)", "StreamCPU", "process", "raw", "<=", "1.1")
+	printf "\nSFTP (against sftp -b over the same master) and Capture (against\n"
+	printf "Net::OpenSSH; peak RSS of a fresh process over the data captured)\n"
+	head()
+	split("SFTPGet SFTPPut", ss, " ")
+	for (j = 1; j <= 2; j++) {
+		ratio("native/sftp -b (throughput)", ss[j], "native", "sftpb", ">=", "1.0")
+		ratio("process/sftp -b (throughput)", ss[j], "process", "sftpb", ">=", "1.0")
+		ratio("native/sftp -b (CPU per GiB)", ss[j] "CPU", "native", "sftpb", "", "")
+		ratio("process/sftp -b (CPU per GiB)", ss[j] "CPU", "process", "sftpb", "", "")
+	}
+	ratio("native/Net::OpenSSH (throughput)", "Capture", "native", "perl", ">=", "1.0")
+	ratio("process/Net::OpenSSH (throughput)", "Capture", "process", "perl", ">=", "1.0")
+	ratio("native/raw ssh -S >/dev/null", "Capture", "native", "raw", "", "")
+	if ("CaptureRSS" in unit) {
+		split("native process perl", cs, " ")
+		for (k = 1; k <= 3; k++) {
+			m = median("CaptureRSS", cs[k])
+			if (m < 0) continue
+			printf "%-12s %-38s %9.3f %9s %9s %5s\n", "CaptureRSS", cs[k] " peak RSS / data", m / capmib, "-", (cs[k] == "perl" ? "-" : "<= 2.0"), (cs[k] == "perl" ? "-" : met(m / capmib, "<=", 2.0))
+		}
+	}
 }' "$out"

@@ -2,6 +2,7 @@
 # Installs the peers bench/parallel.sh compares the parallel runner with,
 # from Debian's packages, when they are missing:
 #   Net::OpenSSH::Parallel  libnet-openssh-parallel-perl
+#   Net::OpenSSH            libnet-openssh-perl (compare.sh's Capture row)
 #   parallel-ssh (pssh)     pssh
 #   asyncssh                python3-asyncssh (for /usr/bin/python3)
 # As root on Debian it runs "apt-get update" once, then one install;
@@ -11,6 +12,7 @@ set -euo pipefail
 
 want=()
 perl -MNet::OpenSSH::Parallel -e 1 >/dev/null 2>&1 || want+=(libnet-openssh-parallel-perl)
+perl -MNet::OpenSSH -e 1 >/dev/null 2>&1 || want+=(libnet-openssh-perl)
 command -v parallel-ssh >/dev/null 2>&1 || want+=(pssh)
 /usr/bin/python3 -c 'import asyncssh' >/dev/null 2>&1 || want+=(python3-asyncssh)
 if [ "${#want[@]}" -eq 0 ]; then

@@ -46,7 +46,7 @@ func TestInterruptStopsRemote(t *testing.T) {
 	for _, tr := range []string{"process", "mux"} {
 		t.Run(tr, func(t *testing.T) {
 			secs := fmt.Sprint(300000 + rand.IntN(99999))
-			cmd := exec.Command(os.Args[0], "run", "-F", srv.SSHConfig, "-H", hosts, "-transport", tr,
+			cmd := exec.Command(os.Args[0], "run", "-F", srv.SSHConfig, "-H", hosts, "--transport", tr,
 				"-o", "KexAlgorithms=curve25519-sha256", "-t", "10s", "--", "sleep "+secs)
 			cmd.Env = append(os.Environ(), "OSSH_TEST_MAIN=1", "GORACE=atexit_sleep_ms=0")
 			var out, errb bytes.Buffer

@@ -1,0 +1,160 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/goopenssh/openssh"
+)
+
+// sftpSize is the size of the SFTP benchmarks' file: 256 MiB, or
+// $BENCH_SFTP_MIB MiB.
+func sftpSize() int64 {
+	var mib int64 = 256
+	if s := os.Getenv("BENCH_SFTP_MIB"); s != "" {
+		fmt.Sscan(s, &mib)
+	}
+	return mib << 20
+}
+
+// sftpFixture writes a file of random bytes of size n into a new directory
+// and returns the directory and the file's path.
+func sftpFixture(b *testing.B, n int64) (string, string) {
+	b.Helper()
+	// sshd logs in as another user: the directory is open to all.
+	dir, err := os.MkdirTemp("", "bsftp")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		b.Fatal(err)
+	}
+	p := filepath.Join(dir, "src")
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	for left := n; left > 0; left -= int64(len(buf)) {
+		rand.Read(buf)
+		w := buf
+		if left < int64(len(w)) {
+			w = w[:left]
+		}
+		if _, err := f.Write(w); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o666); err != nil {
+		b.Fatal(err)
+	}
+	return dir, p
+}
+
+// sftpBatch runs OpenSSH's sftp -b with the batch cmds over m's control
+// socket (no new connection: ControlMaster=no).
+func sftpBatch(ctx context.Context, e *transportEnv, m *openssh.Master, cmds string) error {
+	c := exec.CommandContext(ctx, "sftp", "-q", "-b", "-", "-F", e.srv.SSHConfig,
+		"-o", "ControlMaster=no", "-o", "ControlPath="+m.CtlPath(), "--", e.srv.Addr)
+	c.Stdin = bytes.NewBufferString(cmds)
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("sftp -b: %v: %s", err, out)
+	}
+	return nil
+}
+
+// checkFileSize checks that p holds n bytes.
+func checkFileSize(p string, n int64) error {
+	st, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if st.Size() != n {
+		return fmt.Errorf("%s: %d bytes, want %d", p, st.Size(), n)
+	}
+	return nil
+}
+
+// sftpImpls are the ways of moving the file: through Master.SFTP and
+// SFTPGetFile/SFTPPutFile on each transport, and OpenSSH's sftp -b over
+// the process master's socket. get selects the direction.
+func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64) {
+	n := sftpSize()
+	dir, src := sftpFixture(b, n)
+	dst := filepath.Join(dir, "dst")
+	lib := func(m *openssh.Master) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			os.Remove(dst)
+			c, err := m.SFTP(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			if get {
+				err = openssh.SFTPGetFile(ctx, c, src, dst, nil)
+			} else {
+				err = openssh.SFTPPutFile(ctx, c, src, dst, nil)
+			}
+			if err != nil {
+				return err
+			}
+			return checkFileSize(dst, n)
+		}
+	}
+	verb := "put"
+	if get {
+		verb = "get"
+	}
+	return []impl{
+		{name: "native", op: lib(e.native)},
+		{name: "process", op: lib(e.process)},
+		{name: "sftpb", op: func(ctx context.Context) error {
+			os.Remove(dst)
+			if err := sftpBatch(ctx, e, e.process, verb+" "+src+" "+dst+"\n"); err != nil {
+				return err
+			}
+			return checkFileSize(dst, n)
+		}},
+	}, n
+}
+
+func benchSFTP(b *testing.B, get bool) {
+	e := newTransportEnv(b)
+	impls, n := sftpImpls(b, e, get)
+	// The local CPU per GiB (this process, the masters, sftp and its
+	// ssh) tells apart what throughput on a loaded machine cannot.
+	pids := []int{e.native.MasterPID(), e.process.MasterPID()}
+	cpu := map[string]time.Duration{}
+	seq := sequential(b.Context())
+	block := func(im impl) (time.Duration, error) {
+		c0 := localCPU(pids)
+		d, err := seq(im)
+		cpu[im.name] += localCPU(pids) - c0
+		return d, err
+	}
+	impls, total, iters := interleave(b, impls, block)
+	for j, im := range impls {
+		b.ReportMetric(float64(n)*float64(iters)/total[j].Seconds()/1e6, im.name+"-MB/s")
+		b.ReportMetric(float64(cpu[im.name].Milliseconds())*float64(gib)/float64(n)/float64(iters), im.name+"-cpums/GiB")
+	}
+}
+
+// BenchmarkSFTPGet is the throughput of downloading a 256 MiB file with
+// Master.SFTP and SFTPGetFile on each transport, and with OpenSSH's
+// sftp -b over the same master (metrics <impl>-MB/s).
+func BenchmarkSFTPGet(b *testing.B) { benchSFTP(b, true) }
+
+// BenchmarkSFTPPut is BenchmarkSFTPGet's upload.
+func BenchmarkSFTPPut(b *testing.B) { benchSFTP(b, false) }

@@ -1,0 +1,48 @@
+package openssh
+
+import (
+	"os"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// bigPipe is the capacity asked of the pipes that carry bulk data: SFTP
+// sessions, and a command's output that the library copies into an
+// io.Writer (Capture). With the default 64 KiB, the master and this
+// process take turns every 64 KiB, a context switch and a wake-up each
+// time; 512 KiB holds two whole 255 KiB SFTP packets.
+const bigPipe = 512 << 10
+
+// maxGrownPipes bounds the grown pipes of the process at one time. The
+// kernel counts pipe capacity per user: past pipe-user-pages-soft (16384
+// pages, 64 MiB by default) every new pipe of the user's processes gets
+// two pages only. 16 pipes of 512 KiB stay at an eighth of it.
+const maxGrownPipes = 16
+
+var grownPipes atomic.Int32
+
+// growPipe asks the kernel for a bigPipe-sized buffer on the pipe f and
+// reports whether it got it; the caller then calls releasePipe when f's
+// pipe is closed. It is only a hint: past the budget, or where the call
+// fails, the pipe keeps its size.
+func growPipe(f *os.File) bool {
+	if grownPipes.Add(1) > maxGrownPipes {
+		grownPipes.Add(-1)
+		return false
+	}
+	ok := false
+	if sc, err := f.SyscallConn(); err == nil {
+		sc.Control(func(fd uintptr) {
+			_, err := unix.FcntlInt(fd, unix.F_SETPIPE_SZ, bigPipe)
+			ok = err == nil
+		})
+	}
+	if !ok {
+		grownPipes.Add(-1)
+	}
+	return ok
+}
+
+// releasePipe returns a grown pipe to the budget.
+func releasePipe() { grownPipes.Add(-1) }

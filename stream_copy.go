@@ -1,0 +1,60 @@
+package openssh
+
+import (
+	"io"
+	"sync"
+)
+
+// The fast path io.Copy takes from the readers the library returns: their
+// WriteTo reads the pipe in streamChunk pieces. Without it io.Copy falls
+// back to 32 KiB reads, or io.Discard's 8 KiB ones: four to thirty times
+// the system calls and wake-ups per byte.
+
+// streamChunk is the read size of the stream copies: half the capacity of
+// a 512 KiB pipe, four times Linux's default pipe.
+const streamChunk = 256 << 10
+
+var streamBufs = sync.Pool{New: func() any { b := make([]byte, streamChunk); return &b }}
+
+// copyChunks copies r to w in streamChunk pieces, calling touch after each
+// read that brought data (touch may be nil). It returns what was written
+// and the first error other than EOF.
+func copyChunks(w io.Writer, r io.Reader, touch func()) (int64, error) {
+	bp := streamBufs.Get().(*[]byte)
+	defer streamBufs.Put(bp)
+	buf := *bp
+	var n int64
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if touch != nil {
+				touch()
+			}
+			m, werr := w.Write(buf[:k])
+			n += int64(m)
+			if werr != nil {
+				return n, werr
+			}
+			if m != k {
+				return n, io.ErrShortWrite
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// WriteTo copies the pipe to w in large pieces (io.Copy uses it).
+func (a *actReadCloser) WriteTo(w io.Writer) (int64, error) {
+	return copyChunks(w, a.r, a.c.touch)
+}
+
+// WriteTo copies the command's output to w in large pieces (io.Copy uses
+// it).
+func (p *pipeOut) WriteTo(w io.Writer) (int64, error) {
+	return copyChunks(w, p.r, nil)
+}
