@@ -422,12 +422,8 @@ func (c *Cmd) StartPipedTo(local *exec.Cmd) error {
 
 // start does the work of every Start method.
 func (c *Cmd) start(sa startArgs) (err error) {
-	if !c.started && c.m != nil { // (validate reports a nil m)
-		c.encodeStreams()
-		if err := c.sudo.prepare(c); err != nil {
-			c.started = true
-			return err
-		}
+	if err := c.interpose(); err != nil {
+		return err
 	}
 	var childFiles []*os.File // closed once ssh has started (or on failure)
 	if sa.tty != nil {

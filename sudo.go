@@ -62,6 +62,21 @@ func (c *Cmd) SetSudo(opts SudoOptions) *Cmd {
 	return c
 }
 
+// interpose puts the stream encodings and the sudo conversation between
+// c's streams and the caller's, at the start of Start (before the streams
+// are set up).
+func (c *Cmd) interpose() error {
+	if c.started || c.m == nil { // validate reports both
+		return nil
+	}
+	c.encodeStreams()
+	if err := c.sudo.prepare(c); err != nil {
+		c.started = true
+		return err
+	}
+	return nil
+}
+
 // sudoRun is the state of one command run through sudo.
 type sudoRun struct {
 	opts     SudoOptions
