@@ -156,7 +156,14 @@ func (c *Cmd) buildLine(inDiscard, outDiscard, errDiscard bool) (string, error) 
 		}
 		pre.WriteString("; ")
 	}
-	return pre.String() + line, nil
+	line = pre.String() + line
+	if c.sudo != nil {
+		var err error
+		if line, err = c.sudo.wrap(q, line); err != nil {
+			return "", err
+		}
+	}
+	return c.encodeLine(line)
 }
 
 // ownSSHOpts returns the ssh options given by the caller: SSHOpts, or

@@ -45,6 +45,15 @@
 // [*ArgError] returned before any process starts. Messages start with
 // "openssh: ".
 //
+// # Beyond commands
+//
+// A [Pool] shares masters between goroutines (Net::OpenSSH's connection
+// cache); [Master.FS] is an [io/fs.FS] over SFTP, and [Master.ReadFile]
+// and [Master.WriteFile] stream files; [Master.Info] reports what the
+// connection negotiated and the server's host key; [Master.Sudo] runs a
+// command through sudo without exposing the password; [Options.Encoding]
+// converts arguments and streams for hosts that do not speak UTF-8.
+//
 // The README maps every Net::OpenSSH method and option to its Go
 // equivalent.
 package openssh

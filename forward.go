@@ -101,8 +101,16 @@ type ForwardSpec struct {
 	Listen Addr
 	// Connect is where each accepted connection goes: reached from the
 	// remote host for LocalForward, from this machine for RemoteForward.
-	// It must be the zero Addr for DynamicForward.
+	// It must be the zero Addr for DynamicForward. The zero Addr on a
+	// RemoteForward makes a remote dynamic forward (ssh -R [bind:]port,
+	// OpenSSH 7.6 or later on this machine): a SOCKS4/SOCKS5 server on the
+	// remote host whose connections are made from this machine.
 	Connect Addr
+}
+
+// isRemoteDynamic reports whether s is a remote dynamic (SOCKS) forward.
+func (s ForwardSpec) isRemoteDynamic() bool {
+	return s.Kind == RemoteForward && s.Connect == (Addr{})
 }
 
 // String returns the forward as ssh options, such as
@@ -130,6 +138,12 @@ func (s ForwardSpec) arg() (string, error) {
 	if s.Kind == DynamicForward {
 		if s.Connect != (Addr{}) {
 			return "", &ArgError{Arg: "ForwardSpec.Connect", Value: fmt.Sprintf("%q", s.Connect.String()), Reason: "a dynamic forward has no connect address"}
+		}
+		return lf, nil
+	}
+	if s.isRemoteDynamic() {
+		if s.Listen.network() != "tcp" {
+			return "", &ArgError{Arg: "ForwardSpec.Listen", Value: fmt.Sprintf("%q", s.Listen.String()), Reason: "a remote dynamic (SOCKS) forward listens on TCP only"}
 		}
 		return lf, nil
 	}
@@ -268,7 +282,8 @@ func escapeFwdPath(p string) string {
 // TCP forwards, 0 for a Unix-socket listener.
 //
 // The forward lives as long as the master, until [Master.CancelForward]
-// with the same spec. Asking twice for the same forward is not an error.
+// with the same spec; [Master.Restart] sets it up again on the new master.
+// Asking twice for the same forward is not an error.
 //
 // A spec ssh cannot express (a port of 0 or 70000 where not allowed, a host
 // with a space or a leading '-', a Unix end with a port) is refused with an
@@ -283,10 +298,21 @@ func (m *Master) Forward(ctx context.Context, spec ForwardSpec) (int, error) {
 	if _, err := spec.arg(); err != nil {
 		return 0, err
 	}
+	if spec.isRemoteDynamic() {
+		if v := localSSHVersion(); v.err == nil && !v.atLeast(7, 6, 0) {
+			return 0, &Error{Code: CodeSlaveFailed, Op: "forward " + spec.String() + " via", Host: m.host, Err: ErrForwardFailed,
+				Detail: "a remote dynamic forward needs OpenSSH 7.6 or later on this machine, not " + v.raw}
+		}
+	}
 	if err := m.WaitForMaster(ctx); err != nil {
 		return 0, err
 	}
-	return m.be.forward(ctx, spec)
+	port, err := m.be.forward(ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	m.fwds.add(spec, port)
+	return port, nil
 }
 
 // CancelForward asks the master to remove a port forward ("ssh -O
@@ -307,6 +333,7 @@ func (m *Master) CancelForward(ctx context.Context, spec ForwardSpec) error {
 	if err := m.be.cancelForward(ctx, spec); err != nil {
 		return err
 	}
+	m.fwds.remove(spec)
 	if spec.Kind != RemoteForward && spec.Listen.network() == "unix" {
 		if p, err := filepath.Abs(spec.Listen.Path); err == nil && isSocket(p) {
 			os.Remove(p)
@@ -460,6 +487,7 @@ func (m *Master) Listen(ctx context.Context, network, address string) (net.Liste
 	}
 	l := &remoteListener{m: m, ln: ln, spec: spec, dir: dir, addr: addr}
 	m.listeners.add(l)
+	m.fwds.watch(spec, l.setPort)
 	return l, nil
 }
 
@@ -488,7 +516,9 @@ type remoteListener struct {
 	ln   net.Listener
 	spec ForwardSpec
 	dir  string
-	addr Addr
+
+	addrMu sync.Mutex
+	addr   Addr // the port changes when Restart sets the forward up again
 
 	once sync.Once
 	err  error
@@ -525,7 +555,7 @@ func (l *remoteListener) Accept() (net.Conn, error) {
 	}
 	return &tunnelConn{
 		UnixConn: c.(*net.UnixConn),
-		local:    &TunnelAddr{Net: "ssh-" + l.addr.network(), Address: l.addr.String()},
+		local:    &TunnelAddr{Net: "ssh-" + l.Addr().Network(), Address: l.Addr().String()},
 		remote:   &TunnelAddr{Net: "ssh", Address: l.m.destination()},
 	}, nil
 }
@@ -551,7 +581,21 @@ func (l *remoteListener) Close() error {
 }
 
 // Addr returns the address listened on on the remote host, an [Addr].
-func (l *remoteListener) Addr() net.Addr { return l.addr }
+// After [Master.Restart], a port picked by the server may have changed.
+func (l *remoteListener) Addr() net.Addr {
+	l.addrMu.Lock()
+	defer l.addrMu.Unlock()
+	return l.addr
+}
+
+// setPort records the port of a TCP listener set up again by Restart.
+func (l *remoteListener) setPort(port int) {
+	l.addrMu.Lock()
+	defer l.addrMu.Unlock()
+	if l.addr.network() == "tcp" {
+		l.addr.Port = port
+	}
+}
 
 // listenerSet holds the open listeners of a Master, closed by Close.
 type listenerSet struct {

@@ -12,4 +12,7 @@ require (
 	golang.org/x/sys v0.47.0
 )
 
-require github.com/kr/fs v0.1.0 // indirect
+require (
+	github.com/kr/fs v0.1.0 // indirect
+	golang.org/x/text v0.41.0 // indirect
+)

@@ -45,6 +45,7 @@ type Master struct {
 	disowned bool
 
 	listeners listenerSet // open Listen listeners, closed by Close
+	fwds      fwdRegistry // forwards to set up again after Restart (forward_restore.go)
 
 	be   backend      // the transport, chosen once in New (backend.go)
 	proc *procBackend // for what needs a process whatever the transport
@@ -72,8 +73,9 @@ type masterProc struct {
 	stderrDone chan struct{} // closed when the stderr reader has stopped
 	loopDone   chan struct{} // closed when the login watcher has stopped
 	stopLoop   context.CancelFunc
-	login      *ptyLogin // the pty login conversation; nil without one
-	watchdog   *watchdog // ends the master if this program dies; nil with Pdeathsig
+	login      *ptyLogin   // the pty login conversation; nil without one
+	info       *infoParser // what it negotiated (info.go)
+	watchdog   *watchdog   // ends the master if this program dies; nil with Pdeathsig
 }
 
 // New starts a master connection to target, "[user[:password]@]host[:port]"
@@ -289,7 +291,7 @@ func (m *Master) setupCtlPath() error {
 
 // start launches the master process and the goroutines that watch it.
 func (m *Master) start(ctx context.Context) error {
-	argv := m.masterArgv()
+	argv := m.withInfoArgs(m.masterArgv())
 	cmd := exec.Command(argv[0], argv[1:]...)
 	if f, ok := osFile(m.opts.MasterStdout); ok {
 		cmd.Stdout = f
@@ -361,13 +363,11 @@ func (m *Master) start(ctx context.Context) error {
 		login.start(ch.Done())
 	}
 	m.log.Debug("openssh: master started", "host", m.host, "pid", p.pid, "argv", argv)
-	var out io.Writer = p.stderr
-	if m.opts.MasterStderr != nil {
-		out = io.MultiWriter(p.stderr, m.opts.MasterStderr)
-	}
+	out := m.stderrSink(p, len(argv) > len(m.masterArgv()))
 	go func() {
 		defer close(p.stderrDone)
 		io.Copy(out, r)
+		out.flush()
 		r.Close()
 	}()
 	if stdoutR != nil {
@@ -750,6 +750,8 @@ func (m *Master) Disown() (int, error) {
 // Restart ends the master (if it still runs) and starts a new one with the
 // same options, then waits for it unless Options.Async is set. It recovers
 // from a sticky failure or a Stop. It refuses external and disowned masters.
+// Forwards and listeners are set up again on the new master: see
+// [Master.Forwards].
 func (m *Master) Restart(ctx context.Context) error {
 	m.mu.Lock()
 	if m.external || m.disowned {
@@ -777,10 +779,7 @@ func (m *Master) Restart(ctx context.Context) error {
 		m.mu.Unlock()
 		return err
 	}
-	if m.opts.Async {
-		return nil
-	}
-	return m.WaitForMaster(ctx)
+	return m.afterRestart(ctx)
 }
 
 // MasterPID returns the pid of the master process, or 0 when there is none

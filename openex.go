@@ -199,6 +199,7 @@ type Cmd struct {
 	fail     error         // first error from ctx or the idle timer
 	rr       *remoteRun    // the wrapper's file and token; nil when not wrapped
 	stopDone chan struct{} // closed when the stop session has ended
+	sudo     *sudoRun      // SetSudo (sudo.go)
 }
 
 // Command returns a [Cmd] that runs args on the remote host when started.
@@ -231,7 +232,7 @@ func (c *Cmd) StdinPipe() (io.WriteCloser, error) {
 	wc := &closeOnce{File: w}
 	c.afterW = append(c.afterW, wc)
 	c.ours = append(c.ours, w)
-	return &actWriteCloser{wc: wc, c: c}, nil
+	return c.encodePipeIn(&actWriteCloser{wc: wc, c: c}), nil
 }
 
 // StdoutPipe returns a pipe connected to the command's standard output, as
@@ -251,7 +252,7 @@ func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 	c.outPipeR, c.outPipeW = r, w
 	c.afterW = append(c.afterW, r)
 	c.ours = append(c.ours, r)
-	return &actReadCloser{r: r, c: c}, nil
+	return c.encodePipeOut(&actReadCloser{r: r, c: c}), nil
 }
 
 // StderrPipe returns a pipe connected to the command's standard error, as
@@ -273,7 +274,7 @@ func (c *Cmd) StderrPipe() (io.ReadCloser, error) {
 	c.errPipeR, c.errPipeW = r, w
 	c.afterW = append(c.afterW, r)
 	c.ours = append(c.ours, r)
-	return &actReadCloser{r: r, c: c}, nil
+	return c.encodePipeOut(&actReadCloser{r: r, c: c}), nil
 }
 
 func (c *Cmd) pipeErr(err error) error {
@@ -421,6 +422,9 @@ func (c *Cmd) StartPipedTo(local *exec.Cmd) error {
 
 // start does the work of every Start method.
 func (c *Cmd) start(sa startArgs) (err error) {
+	if err := c.interpose(); err != nil {
+		return err
+	}
 	var childFiles []*os.File // closed once ssh has started (or on failure)
 	if sa.tty != nil {
 		childFiles = append(childFiles, sa.tty)
@@ -651,6 +655,7 @@ func (m *Master) backendFor(sshOpts []string) backend {
 
 // cleanupFailedStart releases what a failed start holds.
 func (c *Cmd) cleanupFailedStart() {
+	c.sudo.ended()
 	for _, f := range c.ours {
 		f.Close()
 	}
@@ -694,6 +699,7 @@ func (c *Cmd) Wait() error {
 	}
 	c.finished = true
 	c.sess.wait()
+	c.sudo.ended()
 	close(c.exited)
 	if c.watchEnd != nil {
 		<-c.watchEnd
@@ -731,6 +737,9 @@ func (c *Cmd) Wait() error {
 	}
 	if err := c.getFail(); err != nil {
 		c.m.log.Debug("openssh: command ended", "host", c.m.host, "err", err)
+		return err
+	}
+	if err := c.sudo.err(c.m.host); err != nil {
 		return err
 	}
 	c.m.log.Debug("openssh: command ended", "host", c.m.host, "err", xerr)

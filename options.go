@@ -6,6 +6,8 @@ import (
 	"os"
 	"regexp"
 	"time"
+
+	"golang.org/x/text/encoding"
 )
 
 // Options configures a [Master]. The zero value (or a nil *Options) is a
@@ -197,6 +199,26 @@ type Options struct {
 	// ProxyJump reaches the host through one or more jump hosts,
 	// "[user@]host[:port][,...]". It conflicts with ProxyCommand.
 	ProxyJump string
+
+	// --- character encodings (Net::OpenSSH's *_encoding; encoding.go) ---
+
+	// Encoding is the remote side's character encoding, such as
+	// charmap.ISO8859_1 from golang.org/x/text (Net::OpenSSH's
+	// default_encoding); nil means bytes pass as they are (UTF-8 on both
+	// sides). It is the default of ArgumentEncoding and StreamEncoding.
+	Encoding encoding.Encoding
+	// ArgumentEncoding encodes the remote command line (arguments, Dir,
+	// Env) from Go's UTF-8. A character the encoding cannot represent
+	// fails the command with an [*ArgError] matching [ErrEncoding] before
+	// anything runs.
+	ArgumentEncoding encoding.Encoding
+	// StreamEncoding encodes what commands read (Stdin, StdinPipe) and
+	// decodes what they write (Stdout, Stderr, the pipes, Output and the
+	// Capture helpers) when the library copies the stream; an *os.File
+	// given as a stream is passed to ssh as it is, untouched. Input the
+	// encoding cannot represent fails the command with an error matching
+	// [ErrEncoding].
+	StreamEncoding encoding.Encoding
 }
 
 // osFile returns w as an *os.File when it is one.

@@ -123,6 +123,15 @@ type Runner struct {
 	// queue is finished.
 	KeepMasters bool
 
+	// Pool, when set, is where masters come from ([openssh.Pool.Get] of
+	// each host's target, with the pool's options: Options and the hosts'
+	// own options are not used). The runner never closes them: a host
+	// done with its queue, or Close, lets its master go back to the pool,
+	// and a host whose master failed gets the pool's replacement.
+	// Connections, LoginTimeout and ConnectRate do not apply; the pool's
+	// MaxPerHost and IdleTimeout do. Several Runners may share one Pool.
+	Pool *openssh.Pool
+
 	// OnResult, when set, is called with each host's result as soon as the
 	// host has finished its queue (calls are serialized). It must not call
 	// the Runner's methods.

@@ -170,6 +170,20 @@ func (r *Runner) ensureMaster(ctx context.Context, h *host) (*openssh.Master, er
 		r.cmu.Unlock()
 		return m, nil
 	}
+	if r.Pool != nil {
+		r.cmu.Unlock()
+		t0 := time.Now()
+		m, err := r.Pool.Get(ctx, h.target)
+		h.res.Connect += time.Since(t0)
+		h.res.Connects++
+		if err != nil {
+			return nil, err
+		}
+		r.cmu.Lock()
+		h.m = m
+		r.cmu.Unlock()
+		return m, nil
+	}
 	var victim *openssh.Master
 	for r.connLimit > 0 && r.open >= r.connLimit {
 		var v *host
@@ -273,8 +287,8 @@ func (r *Runner) dropMaster(h *host) time.Duration {
 	m := h.m
 	h.m = nil
 	r.cmu.Unlock()
-	if m == nil {
-		return 0
+	if m == nil || r.Pool != nil {
+		return 0 // a pooled master stays with the pool
 	}
 	t0 := time.Now()
 	m.Close()

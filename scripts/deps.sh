@@ -14,6 +14,7 @@ need /usr/sbin/sshd openssh-server
 need ssh-keygen openssh-client
 need ps procps
 need pkill procps
+need sudo sudo
 if [ "${1:-}" != "--minimal" ]; then
 	need rsync rsync
 	need sshfs sshfs
@@ -51,6 +52,23 @@ if [ "$(id -u)" = 0 ]; then
 		usermod -p '*' "$user"
 	fi
 	mkdir -p /run/sshd
+	# The sudo tests log in as a second account that may run anything
+	# through sudo with its password. The password is random, made once
+	# per machine, and kept root-only outside the repository (the test
+	# harness, internal/sshtest/sudo.go, does the same when it is missing).
+	sudo_user=goopensshsudo
+	id "$sudo_user" >/dev/null 2>&1 || useradd -m -s /bin/sh "$sudo_user"
+	pwfile=/etc/goopenssh-test/sudo-password
+	if [ ! -s "$pwfile" ]; then
+		mkdir -p -m 0700 /etc/goopenssh-test
+		(umask 077; head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$pwfile"; echo >>"$pwfile")
+		echo "$sudo_user:$(cat "$pwfile")" | chpasswd
+	fi
+	if [ -d /etc/sudoers.d ] && [ ! -e "/etc/sudoers.d/$sudo_user" ]; then
+		printf '%s ALL=(ALL:ALL) ALL\nDefaults:%s timestamp_timeout=0, !lecture, passwd_tries=3\n' "$sudo_user" "$sudo_user" >"/etc/sudoers.d/.$sudo_user"
+		chmod 0440 "/etc/sudoers.d/.$sudo_user"
+		visudo -cf "/etc/sudoers.d/.$sudo_user" >/dev/null && mv "/etc/sudoers.d/.$sudo_user" "/etc/sudoers.d/$sudo_user"
+	fi
 	# sshfs export mounts as the unprivileged test account, which needs
 	# /dev/fuse (root-only in some containers).
 	if [ -c /dev/fuse ] && [ "$(stat -c %a /dev/fuse)" != 666 ]; then

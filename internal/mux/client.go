@@ -405,7 +405,7 @@ func (e Endpoint) wire(side string) (string, uint32, error) {
 type Forward struct {
 	Type    ForwardType
 	Listen  Endpoint
-	Connect Endpoint // unused for ForwardDynamic
+	Connect Endpoint // unused for ForwardDynamic; empty for a remote dynamic forward
 }
 
 // String describes f like ssh's -L/-R/-D arguments.
@@ -438,6 +438,16 @@ func (f Forward) request(typ, id uint32) (*message, error) {
 		// ssh fills the connect host of a dynamic forward with "socks"
 		// (readconf.c); the master needs a non-empty one to set up the
 		// listener, and compares it when the forward is closed.
+		m.connectHost = dynamicConnectHost
+		return m, nil
+	}
+	if f.Type == ForwardRemote && f.Connect == (Endpoint{}) {
+		// A remote dynamic forward (ssh -R port, OpenSSH 7.6): the
+		// master serves SOCKS for connections the server forwards; ssh
+		// sends it as "socks" with port 0.
+		if f.Listen.Path != "" {
+			return nil, fmt.Errorf("%w: a remote dynamic forward cannot listen on a Unix socket", ErrInvalid)
+		}
 		m.connectHost = dynamicConnectHost
 		return m, nil
 	}

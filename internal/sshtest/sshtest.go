@@ -68,6 +68,9 @@ type Config struct {
 	// logs in as: a test account of its own, "goopenssh-<base name>"
 	// (created when missing; root only, the test is skipped otherwise).
 	Shell string
+	// User is the account sshd logs in as; "" is the test account
+	// (TestUser), or Shell's. See SudoAccount.
+	User string
 }
 
 // Server is a running private sshd.
@@ -131,9 +134,13 @@ func Start(t TB, cfg Config) *Server {
 		t.Fatalf("sshtest: one sshd listens on at most 16 addresses, got %d", len(s.Config.Addrs))
 	}
 	s.Addr = s.Config.Addrs[0]
-	s.User = TestUser(t)
-	if cfg.Shell != "" {
+	switch {
+	case cfg.User != "":
+		s.User = cfg.User
+	case cfg.Shell != "":
 		s.User = ShellUser(t, cfg.Shell)
+	default:
+		s.User = TestUser(t)
 	}
 	s.ClientKey = filepath.Join(dir, "id_ed25519")
 	keygen(t, s.ClientKey)
