@@ -197,11 +197,29 @@ func (f *stderrFilter) line(l []byte) {
 		}
 		return
 	}
+	// LogVerbose also prefixes the other lines of the files it names
+	// (errors from sshconnect.c, say) with their location: the user did
+	// not ask for it, and error messages must not carry it.
+	if loc := logLocation.FindIndex(l); loc != nil {
+		if f.keepDebug && f.user != nil {
+			f.user.Write(l)
+		}
+		l = l[loc[1]:]
+		f.tail.Write(l)
+		if !f.keepDebug && f.user != nil {
+			f.user.Write(l)
+		}
+		return
+	}
 	f.tail.Write(l)
 	if f.user != nil {
 		f.user.Write(l)
 	}
 }
+
+// logLocation matches the location prefix LogVerbose puts on a log line:
+// "sshconnect.c:check_host_key():1140 (pid=7): ".
+var logLocation = regexp.MustCompile(`^[\w.-]+\.c:[\w.-]*\(\):\d+ \(pid=\d+\): `)
 
 // infoParser collects the Info of one master run from its debug lines.
 type infoParser struct {

@@ -156,4 +156,20 @@ func TestStderrFilter(t *testing.T) {
 	if !ok || in.Kex != "curve25519-sha256" || in.HostKeyFingerprint != "SHA256:abc" {
 		t.Errorf("parsed %+v (%v)", in, ok)
 	}
+	// The location LogVerbose puts on other lines of the files it names
+	// reaches neither the error tail nor the user, unless they asked for
+	// debug output.
+	tail.Reset()
+	user.Reset()
+	loc := "sshconnect.c:check_host_key():1140 (pid=7): "
+	f.Write([]byte(loc + "No ED25519 host key is known for x\r\n"))
+	if tail.String() != "No ED25519 host key is known for x\r\n" || user.String() != tail.String() {
+		t.Errorf("location kept: tail %q, user %q", tail.String(), user.String())
+	}
+	f.keepDebug = true
+	user.Reset()
+	f.Write([]byte(loc + "again\n"))
+	if user.String() != loc+"again\n" {
+		t.Errorf("a user who asked for debug output got %q", user.String())
+	}
 }
