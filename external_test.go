@@ -142,7 +142,7 @@ func TestExternalMasterAsUser(t *testing.T) {
 	}
 	u, err := user.Lookup(testUserName(t))
 	if err != nil {
-		t.Skipf("no test account: %v", err)
+		skipOrFail(t, "no test account: %v", err)
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)

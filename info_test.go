@@ -35,7 +35,7 @@ func sshG(t *testing.T, args ...string) map[string]string {
 // key, its key is that key; no debug line reaches MasterStderr.
 func TestInfo(t *testing.T) {
 	if !localSSHVersion().atLeast(8, 5, 0) {
-		t.Skip("ssh older than 8.5 has no LogVerbose")
+		skipOrFail(t, "ssh older than 8.5 has no LogVerbose")
 	}
 	srv := sshtest.Start(t, sshtest.Config{})
 	pub, err := exec.Command("ssh-keygen", "-lf", filepath.Join(srv.Dir, "host_ed25519.pub")).Output()
@@ -116,7 +116,7 @@ func TestInfo(t *testing.T) {
 // output, and Info still works.
 func TestInfoUserVerbosity(t *testing.T) {
 	if !localSSHVersion().atLeast(8, 5, 0) {
-		t.Skip("ssh older than 8.5 has no LogVerbose")
+		skipOrFail(t, "ssh older than 8.5 has no LogVerbose")
 	}
 	defer checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})

@@ -411,7 +411,7 @@ func TestWrapperTransparent(t *testing.T) {
 			// place; a read-only /tmp fails the same way): the command runs,
 			// its output and status unchanged.
 			if os.Geteuid() != 0 {
-				t.Skip("needs root: the remote account must not own the blocker")
+				skipOrFail(t, "needs root: the remote account must not own the blocker")
 			}
 			if err := m.System(t.Context(), "true"); err != nil {
 				t.Fatal(err)
