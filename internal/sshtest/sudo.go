@@ -31,12 +31,15 @@ var (
 
 // SudoAccount sets up the sudo test account (root only): the account,
 // its password and a sudoers rule (ALL, password every time). It returns
-// the account and its password. The test is skipped when not root and
-// skipped (or failed, under CI) when sudo is not installed. Start a server
+// the account and its password. The test is skipped (failed, under CI)
+// when not root or when sudo is not installed. Start a server
 // with Config{User: SudoUser} to log in as it.
 func SudoAccount(t TB) (name, password string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set and the sudo test account needs root")
+		}
 		t.Skip("the sudo test account needs root")
 	}
 	if _, err := exec.LookPath("sudo"); err != nil {
