@@ -28,6 +28,15 @@ func TestSocketWatch(t *testing.T) {
 	if w == nil {
 		t.Fatal("watchSocket: no inotify watch")
 	}
+	// A second waiter in the same directory, for another name, shares the
+	// instance and leaves before the socket appears.
+	w2 := watchSocket(filepath.Join(dir, "ctl2"))
+	if w2 == nil {
+		t.Fatal("watchSocket: no second watch")
+	}
+	if n := sshtest.OpenFDs(); n != fds+1 {
+		t.Errorf("%d fds open with two watches, %d before: want one shared inotify fd", n, fds)
+	}
 	// Another name: no event.
 	l1, err := net.Listen("unix", filepath.Join(dir, "other"))
 	if err != nil {
@@ -37,8 +46,11 @@ func TestSocketWatch(t *testing.T) {
 	select {
 	case <-w.events():
 		t.Fatal("event for another name")
+	case <-w2.events():
+		t.Fatal("event for another name")
 	case <-time.After(100 * time.Millisecond):
 	}
+	w2.close()
 	// ssh's way: bind a temporary name, link it to the real one.
 	tmp := path + ".XXXXXXXX"
 	l2, err := net.Listen("unix", tmp)
