@@ -2,6 +2,7 @@ package openssh
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -97,14 +98,19 @@ func TestSocketWatch(t *testing.T) {
 	}
 }
 
-// BenchmarkMasterReady64 starts 64 masters at once in one control
+// BenchmarkMasterReady starts 1 master, then 64 at once, in one control
 // directory and measures the time from New to ready, with the inotify
 // watch and with polling alone, interleaved in the same run. Metrics: the
 // median and the slowest time to ready of each, and their ratios.
 // (Linux; elsewhere both are polling.)
-func BenchmarkMasterReady64(b *testing.B) {
+func BenchmarkMasterReady(b *testing.B) {
 	srv := sshtest.Start(b, sshtest.Config{})
-	const n = 64
+	for _, n := range []int{1, 64} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { benchReady(b, srv, n) })
+	}
+}
+
+func benchReady(b *testing.B, srv *sshtest.Server, n int) {
 	round := func(poll bool) (median, worst time.Duration) {
 		noInotify = poll
 		defer func() { noInotify = false }()
