@@ -31,8 +31,9 @@ func scaleEnv(b *testing.B, name string, def int) int {
 // machine, SCALE_PAR logins at a time (default 32), spread over the 64
 // loopback hosts of 4 sshd (MaxStartups 100:30:200, so no login is
 // dropped), on each transport: all must connect. Then it checks all of
-// them at once and closes all of them at once. Metrics per transport:
-// connect-all, Check-all and Close-all times, and the fds this process
+// them at once, runs `true` on each (SCALE_PAR at a time) and closes all
+// of them at once. Metrics per transport: connect-all, Check-all, true-all
+// and Close-all times, and the fds this process
 // holds per master. It needs a hard RLIMIT_NOFILE of at least 4 per master
 // (Go raises the soft limit to the hard one; see the README). Run it with
 // `make bench` or -bench BenchmarkScaleMasters.
@@ -135,13 +136,36 @@ func scaleRound(b *testing.B, hosts []parHost, tr openssh.Transport, n, par int)
 			report("Check", i, err)
 		}
 	})
+	// `true` on every master, par at a time: on the process transport
+	// that is one ssh -S per command.
+	t1 := time.Now()
+	run := make(chan int)
+	for range par {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range run {
+				if err := masters[i].System(ctx, "true"); err != nil {
+					report("System(true)", i, err)
+				}
+			}
+		}()
+	}
+	for i, m := range masters {
+		if m != nil {
+			run <- i
+		}
+	}
+	close(run)
+	wg.Wait()
+	trueAll := time.Since(t1)
 	closeAll := each(func(i int, m *openssh.Master) {
 		if err := m.Close(); err != nil {
 			report("Close", i, err)
 		}
 	})
 	clear(masters)
-	b.Logf("%v: Check-all %v, Close-all %v", tr, check.Round(time.Millisecond), closeAll.Round(time.Millisecond))
+	b.Logf("%v: Check-all %v, true-all %v, Close-all %v", tr, check.Round(time.Millisecond), trueAll.Round(time.Millisecond), closeAll.Round(time.Millisecond))
 	if k := sshtest.CountSSH(); k != 0 {
 		b.Errorf("%v: %d ssh processes left after every Close returned", tr, k)
 	}
@@ -151,6 +175,7 @@ func scaleRound(b *testing.B, hosts []parHost, tr openssh.Transport, n, par int)
 	b.ReportMetric(float64(up), "up")
 	b.ReportMetric(connect.Seconds(), "connect-all-s")
 	b.ReportMetric(check.Seconds(), "check-all-s")
+	b.ReportMetric(trueAll.Seconds(), "true-all-s")
 	b.ReportMetric(closeAll.Seconds(), "close-all-s")
 	if up > 0 {
 		b.ReportMetric(float64(fds1-fds0)/float64(up), "fds/master")
