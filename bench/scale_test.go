@@ -41,7 +41,7 @@ func BenchmarkScaleMasters(b *testing.B) {
 	n := scaleEnv(b, "SCALE_MASTERS", 1000)
 	par := scaleEnv(b, "SCALE_PAR", 32)
 	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && rl.Cur < uint64(4*n+256) {
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err == nil && uint64(rl.Cur) < uint64(4*n+256) {
 		b.Fatalf("RLIMIT_NOFILE is %d: %d masters need at least %d (ulimit -n)", rl.Cur, n, 4*n+256)
 	}
 	hosts := parHosts(b)
