@@ -35,3 +35,4 @@ crossvet:
 bench: deps bench-deps
 	bench/compare.sh
 	bench/parallel.sh
+	bench/scale.sh

@@ -422,6 +422,15 @@ func (m *Master) loginLoop(loopCtx, ctx context.Context, p *masterProc, ready ch
 	close(ready)
 }
 
+// safetyPoll is the polling interval while an inotify watch is set.
+const safetyPoll = 500 * time.Millisecond
+
+// noInotify turns the inotify watch off (set by a benchmark, to measure
+// polling alone).
+var noInotify bool
+
+// waitSocket waits for the master's control socket to appear, for the
+// process to exit, for a login failure or for a deadline.
 func (m *Master) waitSocket(loopCtx, ctx context.Context, p *masterProc) error {
 	var deadline <-chan time.Time
 	if m.opts.Timeout > 0 {
@@ -429,11 +438,24 @@ func (m *Master) waitSocket(loopCtx, ctx context.Context, p *masterProc) error {
 		defer t.Stop()
 		deadline = t.C
 	}
+	// On Linux an inotify watch on the control directory says when the
+	// socket appears; polling remains, slow while the watch is there, as
+	// a safety net and as the only way elsewhere. The first check comes
+	// after the watch is set, so a socket made in between is not missed.
+	w := watchSocket(m.ctlPath)
+	defer w.close()
 	dt := 20 * time.Millisecond
+	if w != nil {
+		dt = safetyPoll
+	}
 	tick := time.NewTimer(0)
 	defer tick.Stop()
 	for {
 		select {
+		case <-w.events():
+			if isSocket(m.ctlPath) {
+				return nil
+			}
 		case <-tick.C:
 			if isSocket(m.ctlPath) {
 				return nil

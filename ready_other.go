@@ -1,0 +1,16 @@
+//go:build !linux
+
+package openssh
+
+// socketWatch is the inotify watch of Linux; elsewhere the master's
+// control socket is found by polling alone.
+type socketWatch struct{}
+
+// watchSocket returns nil: the caller polls.
+func watchSocket(string) *socketWatch { return nil }
+
+// events returns nil, a channel that is never ready.
+func (*socketWatch) events() <-chan struct{} { return nil }
+
+// close does nothing.
+func (*socketWatch) close() {}
