@@ -492,11 +492,35 @@ func (s *Server) signal(sig syscall.Signal, group bool) {
 	pid := cmd.Process.Pid
 	if group {
 		// Each connection's sshd calls setsid, so the process group is
-		// not enough: kill every descendant.
-		for _, d := range descendants(pid) {
+		// not enough: kill every descendant. Stop the tree first, until
+		// no new process shows up in it: a process forked after a
+		// snapshot (sshd's post-authentication child, say) would
+		// otherwise be orphaned, out of reach, and keep the connection.
+		syscall.Kill(pid, syscall.SIGSTOP)
+		stopped := map[int]bool{}
+		for range 20 {
+			grew := false
+			for _, d := range descendants(pid) {
+				if !stopped[d] {
+					stopped[d], grew = true, true
+					syscall.Kill(d, syscall.SIGSTOP)
+				}
+			}
+			if !grew {
+				break
+			}
+		}
+		for d := range stopped {
 			syscall.Kill(d, sig)
 		}
 		syscall.Kill(-pid, sig)
+		syscall.Kill(pid, sig)
+		if sig != syscall.SIGKILL {
+			for d := range stopped {
+				syscall.Kill(d, syscall.SIGCONT)
+			}
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
 	} else {
 		cmd.Process.Signal(sig)
 	}
