@@ -461,7 +461,12 @@ func (c *Cmd) stop() {
 // It needs a started command whose remote shell the library can control
 // (POSIX, csh or fish; not KeepRemote, not a login shell or a subsystem);
 // otherwise it returns an [*ArgError]. A command that has just started
-// may not have recorded its pid yet: Signal waits for it up to 3 s.
+// may not have recorded its pid yet: Signal waits for it up to 3 s. A
+// signal sent in the instant between the remote shell recording its pid
+// and starting the first command of the line reaches the shell alone; a
+// POSIX shell runs its trap (the wrapper's) only when that command ends.
+// Signal a command once it has shown that it runs, or use the ctx, whose
+// stop escalates to KILL after [Cmd.StopGrace].
 func (c *Cmd) Signal(sig os.Signal) error {
 	name, ok := signalName(sig)
 	if !ok {

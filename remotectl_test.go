@@ -303,10 +303,20 @@ func TestRemoteSignal(t *testing.T) {
 		})
 		t.Run("SignalTERM", func(t *testing.T) {
 			s := uniqueSleep()
-			c := m.Command(t.Context(), s)
+			// A deadline, so that a signal that does not arrive fails
+			// the test (the ctx then stops the command) instead of
+			// hanging it.
+			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+			defer cancel()
+			c := m.Command(ctx, s)
 			if err := c.Start(); err != nil {
 				t.Fatal(err)
 			}
+			// Signal once the command runs: sent in the instant between
+			// the shell recording its pid and starting its foreground
+			// command, it reaches the shell alone, which runs its trap
+			// only after that command ends (documented on Signal).
+			waitRemoteUp(t, m, s)
 			if err := c.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
