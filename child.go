@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -26,6 +27,13 @@ type child struct {
 	group bool          // the child leads its own process group: signal it all
 	done  chan struct{} // closed once the process has been reaped
 	err   error         // exec.Cmd.Wait's error, set before done is closed
+
+	// A lean child (startMasterChild on Linux) was started without os/exec
+	// and is reaped by pid: cmd only describes it.
+	lean   bool
+	pid    int
+	mu     sync.Mutex // held by Signal and by the reaping
+	reaped bool
 }
 
 // copyGrace bounds how long the output of a child that has exited is still
@@ -62,10 +70,20 @@ func startChild(cmd *exec.Cmd, group bool) (*child, error) {
 }
 
 // Pid returns the process id.
-func (ch *child) Pid() int { return ch.cmd.Process.Pid }
+func (ch *child) Pid() int {
+	if ch.lean {
+		return ch.pid
+	}
+	return ch.cmd.Process.Pid
+}
 
-// Process returns the *os.Process.
-func (ch *child) Process() *os.Process { return ch.cmd.Process }
+// Process returns the *os.Process; nil for a lean child.
+func (ch *child) Process() *os.Process {
+	if ch.lean {
+		return nil
+	}
+	return ch.cmd.Process
+}
 
 // Done is closed once the process has been reaped.
 func (ch *child) Done() <-chan struct{} { return ch.done }
@@ -86,9 +104,10 @@ func (ch *child) Wait() error {
 	return ch.err
 }
 
-// State returns the process state once reaped, or nil.
+// State returns the process state once reaped, or nil (always nil for a
+// lean child).
 func (ch *child) State() *os.ProcessState {
-	if !ch.Exited() {
+	if ch.lean || !ch.Exited() {
 		return nil
 	}
 	return ch.cmd.ProcessState
@@ -97,6 +116,18 @@ func (ch *child) State() *os.ProcessState {
 // Signal sends sig to the process (and its group when it leads one),
 // unless it has been reaped: a reaped pid may belong to another process.
 func (ch *child) Signal(sig syscall.Signal) {
+	if ch.lean {
+		ch.mu.Lock()
+		defer ch.mu.Unlock()
+		if ch.reaped {
+			return
+		}
+		if ch.group {
+			_ = syscall.Kill(-ch.pid, sig)
+		}
+		_ = syscall.Kill(ch.pid, sig)
+		return
+	}
 	if ch.Exited() {
 		return
 	}

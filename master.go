@@ -320,7 +320,7 @@ func (m *Master) start(ctx context.Context) error {
 		}
 		cmd.Stdout = stdoutW
 	}
-	ch, err := startChild(cmd, true)
+	ch, err := startMasterChild(cmd, true)
 	if err != nil {
 		r.Close()
 		w.Close()
@@ -503,8 +503,8 @@ func (m *Master) exitError(p *masterProc) error {
 	if cause == nil {
 		cause = ErrMasterExited
 		line = lastLine(p.stderr.Bytes())
-		if ee, ok := p.proc.Wait().(*exec.ExitError); ok && line == "" {
-			line = ee.String()
+		if err := p.proc.Wait(); err != nil && line == "" {
+			line = err.Error() // "exit status 255", "signal: killed"
 		}
 	}
 	return &Error{Code: CodeMasterFailed, Op: "connect", Host: m.host, Err: cause, Detail: line}

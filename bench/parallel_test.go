@@ -491,7 +491,7 @@ func BenchmarkParallel64Peers(b *testing.B) {
 		return func() ([]time.Duration, error) {
 			return timed(func() error {
 				return process(ctx, ossh, "run", "-q", "-p", par, "-c", strconv.Itoa(len(e.hosts)),
-					"-F", e.cfg, "-f", e.hostsFile, "-transport", tr, "--", "true")
+					"-F", e.cfg, "-f", e.hostsFile, "--transport", tr, "--", "true")
 			})
 		}
 	}
