@@ -9,4 +9,3 @@ import "os/exec"
 func startMasterChild(cmd *exec.Cmd, group bool) (*child, error) {
 	return startChild(cmd, group)
 }
-
