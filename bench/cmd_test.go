@@ -92,6 +92,25 @@ func libStream(ctx context.Context, m *openssh.Master, line string) (int64, erro
 	return n, cerr
 }
 
+// countWriter counts what is written to it: an io.Writer that is not a
+// file, so the library copies the stream into it.
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}
+
+// libWriterStream runs line with Cmd.Stdout an io.Writer that is not a
+// file and returns how many bytes reached it.
+func libWriterStream(ctx context.Context, m *openssh.Master, line string) (int64, error) {
+	w := &countWriter{}
+	c := m.Command(ctx, line)
+	c.Stdout = w
+	err := c.Run()
+	return w.n, err
+}
+
 // checkSize fails unless a stream gave want bytes without error.
 func checkSize(n, want int64, err error) error {
 	if err != nil {

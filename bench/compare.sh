@@ -17,6 +17,8 @@
 #   TruePar8    `true`, 8 goroutines back-to-back  PAR_N blocks of 40 each (5)
 #   Check       Master.Check                       CHECK_N checks each (200)
 #   Stream1GiB  1 GiB of stdout read in Go         one stream each
+#               (PipeOut into io.Copy; and Cmd.Stdout an io.Writer:
+#               nativew, processw)
 #   SFTPGet     256 MiB file downloaded            SFTP_N files each (2)
 #   SFTPPut     256 MiB file uploaded              SFTP_N files each (2)
 #   Capture     256 MiB captured in a fresh        CAPTURE_N captures each (2)
@@ -164,6 +166,9 @@ END {
 	ratio("SystemTrue: process/raw (time)", "TrueSeq", "process", "raw", "<=", "1.05")
 	ratio("PipeOut1GiB: process/raw (throughput)", "Stream1GiB", "process", "raw", ">=", "0.95")
 	ratio("PipeOut1GiB: process/raw (CPU per GiB)", "StreamCPU", "process", "raw", "<=", "1.1")
+	ratio("Stdout io.Writer: process/raw (throughput)", "Stream1GiB", "processw", "raw", ">=", "1.0")
+	ratio("Stdout io.Writer: native/raw (throughput)", "Stream1GiB", "nativew", "raw", ">=", "1.0")
+	ratio("PipeOut1GiB: native/raw (throughput)", "Stream1GiB", "native", "raw", ">=", "0.95")
 	printf "\nSFTP (against sftp -b over the same master) and Capture (against\n"
 	printf "Net::OpenSSH; peak RSS of a fresh process over the data captured)\n"
 	head()

@@ -354,9 +354,9 @@ func BenchmarkTruePar8(b *testing.B) {
 }
 
 // BenchmarkStream1GiB is the throughput of 1 GiB of remote stdout read and
-// counted in Go: PipeOut on each transport, the stdout pipe of ssh -S
-// started by hand, and an x/crypto session's stdout (metrics
-// <impl>-MB/s).
+// counted in Go: PipeOut on each transport, Cmd.Stdout an io.Writer on
+// each transport (nativew, processw), the stdout pipe of ssh -S started by
+// hand, and an x/crypto session's stdout (metrics <impl>-MB/s).
 func BenchmarkStream1GiB(b *testing.B) {
 	e := newTransportEnv(b)
 	line := streamLine(gib)
@@ -397,6 +397,15 @@ func BenchmarkStream1GiB(b *testing.B) {
 		mk("raw", func(ctx context.Context, big bool) (int64, error) {
 			_, a := pick(big)
 			return rawStream(ctx, a)
+		}),
+		// Cmd.Stdout an io.Writer (not a file), on each transport.
+		mk("nativew", func(ctx context.Context, big bool) (int64, error) {
+			l, _ := pick(big)
+			return libWriterStream(ctx, e.native, l)
+		}),
+		mk("processw", func(ctx context.Context, big bool) (int64, error) {
+			l, _ := pick(big)
+			return libWriterStream(ctx, e.process, l)
 		}),
 		mk("xcrypto", func(_ context.Context, big bool) (int64, error) {
 			l, _ := pick(big)
