@@ -251,6 +251,12 @@ func (c *Cmd) StdoutPipe() (io.ReadCloser, error) {
 	}
 	c.outPipeR, c.outPipeW = r, w
 	c.afterW = append(c.afterW, r)
+	if growPipe(w) {
+		// A stream read in bulk (PipeOut into io.Copy): with the
+		// default 64 KiB the master and the reader take turns every
+		// 64 KiB.
+		c.afterW = append(c.afterW, &pipeRelease{})
+	}
 	c.ours = append(c.ours, r)
 	return c.encodePipeOut(&actReadCloser{r: r, c: c}), nil
 }

@@ -58,3 +58,12 @@ func (a *actReadCloser) WriteTo(w io.Writer) (int64, error) {
 func (p *pipeOut) WriteTo(w io.Writer) (int64, error) {
 	return copyChunks(w, p.r, nil)
 }
+
+// pipeRelease calls releasePipe once, when closed: a grown pipe's place in
+// a Cmd's list of what to close after Wait.
+type pipeRelease struct{ once sync.Once }
+
+func (p *pipeRelease) Close() error {
+	p.once.Do(releasePipe)
+	return nil
+}
