@@ -210,11 +210,46 @@ func (rr *remoteRun) waitPID() string {
 		`sleep 0.1 2>/dev/null || sleep 1; done; `
 }
 
+// waitChild, for a signal the POSIX wrapper traps, waits until the shell
+// $p has a child process, up to about 1 s, and then lets the script send
+// the signal. A shell defers a trapped signal's trap until its foreground
+// child ends: a signal that reaches the shell in the instant before it
+// forks a command (after it recorded its pid, or between two commands of
+// the line) reaches the shell alone, and the command it then starts would
+// run on as if never signalled. Once there is a child, the group signal
+// reaches both. A line of builtins alone never has a child; its shell runs
+// the trap at once, so after the wait the signal is sent anyway. The
+// children are read from Linux's /proc/<pid>/task/<pid>/children, or else
+// from ps (POSIX; the BSDs and macOS); without either the signal is sent
+// at once (a ps round costs about 10 ms more, so it counts twice). The
+// wait ends early when $p is gone (the script's kill then reports it) or
+// when sleep needs whole seconds.
+func (rr *remoteRun) waitChild(sig string) string {
+	if rr.fam != famPOSIX || !isTrapped(sig) {
+		return ""
+	}
+	return `c=/proc/$p/task/$p/children w=; if [ -r $c ]; then w=proc; elif command -v ps >/dev/null 2>&1; then w=ps; fi; n=0; ` +
+		`while [ -n "$w" ] && [ $n -lt 100 ] && kill -0 $p 2>/dev/null; do ` +
+		`if [ $w = proc ]; then k=; read k <$c 2>/dev/null; [ -n "$k" ] && break; n=$((n+1)); ` +
+		`else ps -A -o ppid= -o pid= 2>/dev/null | awk -v p=$p '$1 == p { f = 1 } END { exit !f }' && break; n=$((n+2)); fi; ` +
+		`sleep 0.01 2>/dev/null || break; done; `
+}
+
+// isTrapped reports whether the POSIX wrapper traps sig.
+func isTrapped(sig string) bool {
+	for _, s := range trappedSignals {
+		if s == sig {
+			return true
+		}
+	}
+	return false
+}
+
 // stopScript sends TERM to the group, then KILL when it is still there
 // after grace.
 func (rr *remoteRun) stopScript(grace time.Duration) string {
 	tenths := int((grace + 99*time.Millisecond) / (100 * time.Millisecond))
-	return rr.waitPID() + "kill -TERM -$p 2>/dev/null || exit 0; n=0; " +
+	return rr.waitPID() + rr.waitChild("TERM") + "kill -TERM -$p 2>/dev/null || exit 0; n=0; " +
 		"while kill -0 -$p 2>/dev/null; do n=$((n+1)); " +
 		"if [ $n -gt " + strconv.Itoa(tenths) + " ]; then kill -KILL -$p 2>/dev/null; exit 0; fi; " +
 		"sleep 0.1 2>/dev/null || sleep 1; done"
@@ -222,7 +257,7 @@ func (rr *remoteRun) stopScript(grace time.Duration) string {
 
 // signalScript sends one signal to the group.
 func (rr *remoteRun) signalScript(sig string) string {
-	return rr.waitPID() + "kill -" + sig + " -$p"
+	return rr.waitPID() + rr.waitChild(sig) + "kill -" + sig + " -$p"
 }
 
 // readScript prints the first line of the file.
