@@ -49,10 +49,17 @@ import (
 // a trap the caller's line sets replaces the wrapper's). A shell runs a
 // trap only after its foreground child has ended: a signal sent to the
 // shell alone (not to its group, as the library sends it) now waits for
-// the child. When a session
-// ends without an exit status (the shell was killed by a signal: OpenSSH's
-// mux client reports 255), Wait reads the file through a second session
-// and sets ExitError.Signal.
+// the child. Even a group signal reaches the shell alone when it lands
+// before the shell forks its next command, or reaches the child while it
+// still runs the shell's code between fork and exec (where the shell's
+// handler takes it and exec forgets it); the command then runs on and the
+// shell waits for it. So before a trapped signal the control scripts wait
+// (about 1 s at most) until the shell has a child whose command line is no
+// longer the shell's, that is one that has exec'd its program, and check
+// that it is still alive just before the kill (see waitChild). When a
+// session ends without an exit status (the shell was killed by a signal:
+// OpenSSH's mux client reports 255), Wait reads the file through a second
+// session and sets ExitError.Signal.
 
 // shellFamily is the kind of remote shell the wrapper is written for.
 type shellFamily int
@@ -211,17 +218,22 @@ func (rr *remoteRun) waitPID() string {
 }
 
 // waitChild, for a signal the POSIX wrapper traps, waits until the shell
-// $p has a child process, up to about 1 s, and then lets the script send
-// the signal. A shell defers a trapped signal's trap until its foreground
-// child ends: a signal that reaches the shell in the instant before it
-// forks a command (after it recorded its pid, or between two commands of
-// the line) reaches the shell alone, and the command it then starts would
-// run on as if never signalled. Once there is a child, the group signal
-// reaches both. A line of builtins alone never has a child; its shell runs
-// the trap at once, so after the wait the signal is sent anyway. The
-// children are read from Linux's /proc/<pid>/task/<pid>/children, or else
-// from ps (POSIX; the BSDs and macOS); without either the signal is sent
-// at once (a ps round costs about 10 ms more, so it counts twice). The
+// $p has a child process that has started its program, for about 1 s at
+// most (50 rounds of 10 ms plus their work),
+// and then lets the script send the signal. A shell defers a trapped
+// signal's trap until its foreground child ends, so a signal must not
+// reach the shell before that child can receive it too: not in the
+// instant before the shell forks a command (after it recorded its pid, or
+// between two commands of the line), and not between the fork and the
+// child's exec, where the child still runs the shell's handler, which only
+// notes the signal, and exec then forgets it. A child has exec'd once its
+// command line differs from the shell's (a forked child shares the
+// shell's until then). A line of builtins alone never has such a child
+// (nor a subshell that runs builtins): its shell runs the trap at once, so
+// after the wait the signal is sent anyway. The children are read from
+// Linux's /proc/<pid>/task/<pid>/children and compared with cmp, or else
+// listed by ps (POSIX; the BSDs and macOS), whose rounds cost some 10 ms
+// more and count twice; without either the signal is sent at once. The
 // wait ends early when $p is gone (the script's kill then reports it) or
 // when sleep needs whole seconds.
 func (rr *remoteRun) waitChild(sig string) string {
@@ -229,9 +241,12 @@ func (rr *remoteRun) waitChild(sig string) string {
 		return ""
 	}
 	return `c=/proc/$p/task/$p/children w=; if [ -r $c ]; then w=proc; elif command -v ps >/dev/null 2>&1; then w=ps; fi; n=0; ` +
-		`while [ -n "$w" ] && [ $n -lt 100 ] && kill -0 $p 2>/dev/null; do ` +
-		`if [ $w = proc ]; then k=; read k <$c 2>/dev/null; [ -n "$k" ] && break; n=$((n+1)); ` +
-		`else ps -A -o ppid= -o pid= 2>/dev/null | awk -v p=$p '$1 == p { f = 1 } END { exit !f }' && break; n=$((n+2)); fi; ` +
+		`while [ -n "$w" ] && [ $n -lt 50 ] && kill -0 $p 2>/dev/null; do ` +
+		`if [ $w = proc ]; then k=; read k <$c 2>/dev/null; ` +
+		`for k in $k; do cmp -s /proc/$k/cmdline /proc/$p/cmdline || { kill -0 $k 2>/dev/null && break 2; }; done; n=$((n+1)); ` +
+		`else k=$(ps -A -o ppid= -o pid= -o args= 2>/dev/null | awk -v p=$p '` +
+		`{ a = $0; sub(/^ *[0-9]+ +[0-9]+ /, "", a) } $2 == p { me = a } $1 == p { k[$2] = a } ` +
+		`END { for (i in k) if (k[i] != me) { print i; exit } }'); [ -n "$k" ] && kill -0 $k 2>/dev/null && break; n=$((n+2)); fi; ` +
 		`sleep 0.01 2>/dev/null || break; done; `
 }
 
@@ -496,12 +511,21 @@ func (c *Cmd) stop() {
 // It needs a started command whose remote shell the library can control
 // (POSIX, csh or fish; not KeepRemote, not a login shell or a subsystem);
 // otherwise it returns an [*ArgError]. A command that has just started
-// may not have recorded its pid yet: Signal waits for it up to 3 s. A
-// signal sent in the instant between the remote shell recording its pid
-// and starting the first command of the line reaches the shell alone; a
-// POSIX shell runs its trap (the wrapper's) only when that command ends.
-// Signal a command once it has shown that it runs, or use the ctx, whose
-// stop escalates to KILL after [Cmd.StopGrace].
+// may not have recorded its pid yet: Signal waits for it up to 3 s.
+//
+// Through a POSIX shell, INT, QUIT, TERM, USR1, USR2, ALRM and PIPE are
+// trapped by the library's wrapper (to report the signal in
+// [ExitError].Signal), and a shell runs a trap only once its foreground
+// command has ended. So that such a signal cannot reach the shell alone,
+// just before it starts a command that would then never see it, Signal
+// first waits until the shell has a child that runs its own program, for
+// about 1 s at most, and then sends the signal once. A line that runs only
+// shell builtins has no such child and gets the signal after that second
+// (its shell runs the trap at once). A signal can still miss the next
+// command in one case: when the command the shell waits on ends in the
+// microseconds between that check and the kill, and the shell starts the
+// next command of the line meanwhile. The ctx's stop does not have that
+// limit: it escalates to KILL after [Cmd.StopGrace].
 func (c *Cmd) Signal(sig os.Signal) error {
 	name, ok := signalName(sig)
 	if !ok {

@@ -24,7 +24,7 @@ import (
 func TestSignalRightAfterStart(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	const rounds = 20
+	const rounds = 40
 	// A PATH of 1000 directories that do not exist makes the shell take
 	// some milliseconds to find a command before forking it: the instant
 	// a signal can miss the command becomes wide enough for the rounds
@@ -39,11 +39,14 @@ func TestSignalRightAfterStart(t *testing.T) {
 	longPath := pb.String() + "$PATH; "
 	eachMaster(t, srv, func(t *testing.T, m *Master) {
 		for _, tc := range []struct {
-			name string
-			line func(s string) string
+			name  string
+			line  func(s string) string
+			delay func(i int) time.Duration // from Start to Signal
 		}{
-			{"Sleep", func(s string) string { return longPath + s }},
-			{"TwoCommands", func(s string) string { return longPath + "sleep 0.05; env " + s }},
+			{"Sleep", func(s string) string { return longPath + s },
+				func(i int) time.Duration { return time.Duration(i%8) * 2 * time.Millisecond }},
+			{"TwoCommands", func(s string) string { return longPath + "sleep 0.05; env " + s },
+				func(i int) time.Duration { return time.Duration(i*37%100) * time.Millisecond }},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				for i := range rounds {
@@ -60,7 +63,7 @@ func TestSignalRightAfterStart(t *testing.T) {
 						cancel()
 						t.Fatalf("round %d: %v", i, err)
 					}
-					time.Sleep(time.Duration(i*37%100) * time.Millisecond)
+					time.Sleep(tc.delay(i))
 					if err := c.Signal(syscall.SIGTERM); err != nil {
 						cancel()
 						t.Fatalf("round %d: Signal: %v", i, err)
