@@ -219,23 +219,24 @@ func (rr *remoteRun) waitPID() string {
 
 // waitChild, for a signal the POSIX wrapper traps, waits until the shell
 // $p has a child process that has started its program, for about 1 s at
-// most (50 rounds of 10 ms plus their work),
-// and then lets the script send the signal. A shell defers a trapped
-// signal's trap until its foreground child ends, so a signal must not
-// reach the shell before that child can receive it too: not in the
-// instant before the shell forks a command (after it recorded its pid, or
-// between two commands of the line), and not between the fork and the
-// child's exec, where the child still runs the shell's handler, which only
-// notes the signal, and exec then forgets it. A child has exec'd once its
-// command line differs from the shell's (a forked child shares the
-// shell's until then). A line of builtins alone never has such a child
-// (nor a subshell that runs builtins): its shell runs the trap at once, so
-// after the wait the signal is sent anyway. The children are read from
-// Linux's /proc/<pid>/task/<pid>/children and compared with cmp, or else
-// listed by ps (POSIX; the BSDs and macOS), whose rounds cost some 10 ms
-// more and count twice; without either the signal is sent at once. The
-// wait ends early when $p is gone (the script's kill then reports it) or
-// when sleep needs whole seconds.
+// most (50 rounds of 10 ms plus their work), and then lets the script send
+// the signal. A shell defers a trapped signal's trap until its foreground
+// child ends, so the signal must not reach the shell at a moment its child
+// cannot receive it too: just before the shell forks a command (after it
+// recorded its pid, or between two commands of the line), or between the
+// fork and the child's exec, where the child still runs the shell's
+// handler, which only notes the signal, and exec then forgets it. A child
+// has exec'd once its command line differs from the shell's (a forked
+// child shares the shell's until then); it is checked to be alive right
+// before the kill, so that the kill does not follow its end by more than
+// an instant. A line of builtins alone never has such a child (nor does a
+// subshell that runs builtins): its shell runs the trap at once, so after
+// the wait the signal is sent anyway. The children are read from Linux's
+// /proc/<pid>/task/<pid>/children and compared with cmp, or else listed by
+// ps (POSIX; the BSDs and macOS), whose rounds cost some 10 ms more and
+// count twice; without either the signal is sent at once. The wait ends
+// early when $p is gone (the script's kill then reports it) or when sleep
+// needs whole seconds. The signal is sent once, whatever the wait found.
 func (rr *remoteRun) waitChild(sig string) string {
 	if rr.fam != famPOSIX || !isTrapped(sig) {
 		return ""
