@@ -291,6 +291,11 @@ func ctlLine(fam shellFamily, script string) (string, error) {
 // sessions, so that it can run while commands hold every other slot. ctx
 // ends it.
 func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, err error) {
+	return m.runCtlOn(ctx, m.be, line)
+}
+
+// runCtlOn is runCtl on the given backend.
+func (m *Master) runCtlOn(ctx context.Context, be backend, line string) (out, errOut []byte, err error) {
 	m.rctl.active.Add(1)
 	defer m.rctl.active.Done()
 	// A free slot of the commands', or else the one kept for this.
@@ -327,7 +332,7 @@ func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, e
 		return nil, nil, err
 	}
 	req := &sessionReq{line: line, hasCommand: true, stdout: ow, stderr: ew}
-	sess, err := m.be.startSession(ctx, req)
+	sess, err := be.startSession(ctx, req)
 	ow.Close()
 	ew.Close()
 	if err != nil {
@@ -385,7 +390,10 @@ func (m *Master) cleanupRemote(all bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, _, err := m.runCtl(ctx, line); err != nil {
+	// Over the mux protocol on both transports (the kept control
+	// connection proves the master speaks it): when many masters close at
+	// once, an ssh process each for this cleanup is what takes the time.
+	if _, _, err := m.runCtlOn(ctx, &muxBackend{m: m}, line); err != nil {
 		m.log.Debug("openssh: removing the remote pid files failed", "host", m.host, "err", err)
 	}
 }
