@@ -20,7 +20,8 @@ import (
 // forking the line's first command (or between two commands) reached the
 // shell alone; the shell deferred its trap until that command ended, so
 // Wait hung. The rounds vary the time between Start and Signal to sweep
-// over those instants; the second half runs under a CPU hog.
+// over those instants; the second half runs under a CPU hog. Stop does the
+// same with the ctx's stop, whose TERM goes the same way.
 func TestSignalRightAfterStart(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
@@ -83,5 +84,34 @@ func TestSignalRightAfterStart(t *testing.T) {
 				}
 			})
 		}
+		// The ctx's stop sends TERM the same way, and KILL only after
+		// StopGrace: a TERM that missed the command shows as a Wait
+		// that takes the whole grace.
+		t.Run("Stop", func(t *testing.T) {
+			for i := range rounds {
+				if i == rounds/2 {
+					sshtest.CPUHog(t)
+				}
+				s := uniqueSleep()
+				ctx, cancel := context.WithCancel(t.Context())
+				c := m.Command(ctx, longPath+s)
+				c.StopGrace = 30 * time.Second
+				if err := c.Start(); err != nil {
+					cancel()
+					t.Fatalf("round %d: %v", i, err)
+				}
+				time.Sleep(time.Duration(i%8) * 2 * time.Millisecond)
+				cancel()
+				t0 := time.Now()
+				err := c.Wait()
+				if d := time.Since(t0); d > 5*time.Second {
+					t.Fatalf("round %d: Wait returned %v after cancel (%v): the TERM did not reach %q", i, d.Round(time.Millisecond), err, s)
+				}
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("round %d: err %v, want context.Canceled", i, err)
+				}
+				waitRemoteGone(t, m, s)
+			}
+		})
 	})
 }
