@@ -49,10 +49,17 @@ import (
 // a trap the caller's line sets replaces the wrapper's). A shell runs a
 // trap only after its foreground child has ended: a signal sent to the
 // shell alone (not to its group, as the library sends it) now waits for
-// the child. When a session
-// ends without an exit status (the shell was killed by a signal: OpenSSH's
-// mux client reports 255), Wait reads the file through a second session
-// and sets ExitError.Signal.
+// the child. Even a group signal reaches the shell alone when it lands
+// before the shell forks its next command, or reaches the child while it
+// still runs the shell's code between fork and exec (where the shell's
+// handler takes it and exec forgets it); the command then runs on and the
+// shell waits for it. So before a trapped signal the control scripts wait
+// (about 1 s at most) until the shell has a child whose command line is no
+// longer the shell's, that is one that has exec'd its program, and check
+// that it is still alive just before the kill (see waitChild). When a
+// session ends without an exit status (the shell was killed by a signal:
+// OpenSSH's mux client reports 255), Wait reads the file through a second
+// session and sets ExitError.Signal.
 
 // shellFamily is the kind of remote shell the wrapper is written for.
 type shellFamily int
@@ -210,11 +217,55 @@ func (rr *remoteRun) waitPID() string {
 		`sleep 0.1 2>/dev/null || sleep 1; done; `
 }
 
+// waitChild, for a signal the POSIX wrapper traps, waits until the shell
+// $p has a child process that has started its program, for about 1 s at
+// most (50 rounds of 10 ms plus their work), and then lets the script send
+// the signal. A shell defers a trapped signal's trap until its foreground
+// child ends, so the signal must not reach the shell at a moment its child
+// cannot receive it too: just before the shell forks a command (after it
+// recorded its pid, or between two commands of the line), or between the
+// fork and the child's exec, where the child still runs the shell's
+// handler, which only notes the signal, and exec then forgets it. A child
+// has exec'd once its command line differs from the shell's (a forked
+// child shares the shell's until then); it is checked to be alive right
+// before the kill, so that the kill does not follow its end by more than
+// an instant. A line of builtins alone never has such a child (nor does a
+// subshell that runs builtins): its shell runs the trap at once, so after
+// the wait the signal is sent anyway. The children are read from Linux's
+// /proc/<pid>/task/<pid>/children and compared with cmp, or else listed by
+// ps (POSIX; the BSDs and macOS), whose rounds cost some 10 ms more and
+// count twice; without either the signal is sent at once. The wait ends
+// early when $p is gone (the script's kill then reports it) or when sleep
+// needs whole seconds. The signal is sent once, whatever the wait found.
+func (rr *remoteRun) waitChild(sig string) string {
+	if rr.fam != famPOSIX || !isTrapped(sig) {
+		return ""
+	}
+	return `c=/proc/$p/task/$p/children w=; if [ -r $c ]; then w=proc; elif command -v ps >/dev/null 2>&1; then w=ps; fi; n=0; ` +
+		`while [ -n "$w" ] && [ $n -lt 50 ] && kill -0 $p 2>/dev/null; do ` +
+		`if [ $w = proc ]; then k=; read k <$c 2>/dev/null; ` +
+		`for k in $k; do cmp -s /proc/$k/cmdline /proc/$p/cmdline || { kill -0 $k 2>/dev/null && break 2; }; done; n=$((n+1)); ` +
+		`else k=$(ps -A -o ppid= -o pid= -o args= 2>/dev/null | awk -v p=$p '` +
+		`{ a = $0; sub(/^ *[0-9]+ +[0-9]+ /, "", a) } $2 == p { me = a } $1 == p { k[$2] = a } ` +
+		`END { for (i in k) if (k[i] != me) { print i; exit } }'); [ -n "$k" ] && kill -0 $k 2>/dev/null && break; n=$((n+2)); fi; ` +
+		`sleep 0.01 2>/dev/null || break; done; `
+}
+
+// isTrapped reports whether the POSIX wrapper traps sig.
+func isTrapped(sig string) bool {
+	for _, s := range trappedSignals {
+		if s == sig {
+			return true
+		}
+	}
+	return false
+}
+
 // stopScript sends TERM to the group, then KILL when it is still there
 // after grace.
 func (rr *remoteRun) stopScript(grace time.Duration) string {
 	tenths := int((grace + 99*time.Millisecond) / (100 * time.Millisecond))
-	return rr.waitPID() + "kill -TERM -$p 2>/dev/null || exit 0; n=0; " +
+	return rr.waitPID() + rr.waitChild("TERM") + "kill -TERM -$p 2>/dev/null || exit 0; n=0; " +
 		"while kill -0 -$p 2>/dev/null; do n=$((n+1)); " +
 		"if [ $n -gt " + strconv.Itoa(tenths) + " ]; then kill -KILL -$p 2>/dev/null; exit 0; fi; " +
 		"sleep 0.1 2>/dev/null || sleep 1; done"
@@ -222,7 +273,7 @@ func (rr *remoteRun) stopScript(grace time.Duration) string {
 
 // signalScript sends one signal to the group.
 func (rr *remoteRun) signalScript(sig string) string {
-	return rr.waitPID() + "kill -" + sig + " -$p"
+	return rr.waitPID() + rr.waitChild(sig) + "kill -" + sig + " -$p"
 }
 
 // readScript prints the first line of the file.
@@ -240,6 +291,11 @@ func ctlLine(fam shellFamily, script string) (string, error) {
 // sessions, so that it can run while commands hold every other slot. ctx
 // ends it.
 func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, err error) {
+	return m.runCtlOn(ctx, m.be, line)
+}
+
+// runCtlOn is runCtl on the given backend.
+func (m *Master) runCtlOn(ctx context.Context, be backend, line string) (out, errOut []byte, err error) {
 	m.rctl.active.Add(1)
 	defer m.rctl.active.Done()
 	// A free slot of the commands', or else the one kept for this.
@@ -276,7 +332,7 @@ func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, e
 		return nil, nil, err
 	}
 	req := &sessionReq{line: line, hasCommand: true, stdout: ow, stderr: ew}
-	sess, err := m.be.startSession(ctx, req)
+	sess, err := be.startSession(ctx, req)
 	ow.Close()
 	ew.Close()
 	if err != nil {
@@ -334,7 +390,10 @@ func (m *Master) cleanupRemote(all bool) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, _, err := m.runCtl(ctx, line); err != nil {
+	// Over the mux protocol on both transports (the kept control
+	// connection proves the master speaks it): when many masters close at
+	// once, an ssh process each for this cleanup is what takes the time.
+	if _, _, err := m.runCtlOn(ctx, &muxBackend{m: m}, line); err != nil {
 		m.log.Debug("openssh: removing the remote pid files failed", "host", m.host, "err", err)
 	}
 }
@@ -461,12 +520,21 @@ func (c *Cmd) stop() {
 // It needs a started command whose remote shell the library can control
 // (POSIX, csh or fish; not KeepRemote, not a login shell or a subsystem);
 // otherwise it returns an [*ArgError]. A command that has just started
-// may not have recorded its pid yet: Signal waits for it up to 3 s. A
-// signal sent in the instant between the remote shell recording its pid
-// and starting the first command of the line reaches the shell alone; a
-// POSIX shell runs its trap (the wrapper's) only when that command ends.
-// Signal a command once it has shown that it runs, or use the ctx, whose
-// stop escalates to KILL after [Cmd.StopGrace].
+// may not have recorded its pid yet: Signal waits for it up to 3 s.
+//
+// Through a POSIX shell, INT, QUIT, TERM, USR1, USR2, ALRM and PIPE are
+// trapped by the library's wrapper (to report the signal in
+// [ExitError].Signal), and a shell runs a trap only once its foreground
+// command has ended. So that such a signal cannot reach the shell alone,
+// just before it starts a command that would then never see it, Signal
+// first waits until the shell has a child that runs its own program, for
+// about 1 s at most, and then sends the signal once. A line that runs only
+// shell builtins has no such child and gets the signal after that second
+// (its shell runs the trap at once). A signal can still miss the next
+// command in one case: when the command the shell waits on ends in the
+// microseconds between that check and the kill, and the shell starts the
+// next command of the line meanwhile. The ctx's stop does not have that
+// limit: it escalates to KILL after [Cmd.StopGrace].
 func (c *Cmd) Signal(sig os.Signal) error {
 	name, ok := signalName(sig)
 	if !ok {
