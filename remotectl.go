@@ -384,9 +384,15 @@ func (m *Master) cleanupRemote(all bool) {
 	if prefix == "" || len(files) == 0 {
 		return
 	}
-	line, err := ctlLine(fam, "rm -f "+strings.Join(files, " "))
-	if err != nil {
-		return
+	// A POSIX shell runs the rm itself (one program fewer to start on a
+	// Close); csh and fish fail a glob that matches nothing, so they get
+	// sh. The names are the library's own: nothing in them to quote.
+	line := "rm -f " + strings.Join(files, " ")
+	if fam != famPOSIX {
+		var err error
+		if line, err = ctlLine(fam, line); err != nil {
+			return
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

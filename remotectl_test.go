@@ -541,6 +541,18 @@ func TestWrapperLoginShells(t *testing.T) {
 					t.Errorf("err %v, want context.Canceled", err)
 				}
 				waitRemoteGone(t, m, s)
+				// Close removes the pid files (the server runs on this
+				// machine: its /tmp is ours).
+				m.rctl.mu.Lock()
+				prefix := m.rctl.prefix
+				m.rctl.mu.Unlock()
+				if left, _ := filepath.Glob(prefix + "*"); prefix == "" || len(left) == 0 {
+					t.Fatalf("no pid files before Close (prefix %q)", prefix)
+				}
+				m.Close()
+				if left, _ := filepath.Glob(prefix + "*"); len(left) > 0 {
+					t.Errorf("Close left %v", left)
+				}
 			})
 		})
 	}
