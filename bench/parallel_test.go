@@ -707,7 +707,9 @@ func BenchmarkParallel64Phases(b *testing.B) {
 	dir := b.TempDir()
 	log := filepath.Join(dir, "ssh.log")
 	wrapper := filepath.Join(dir, "ssh")
-	script := "#!/bin/sh\necho \"$*\" >> " + log + "\nexec ssh \"$@\"\n"
+	// One line per ssh, in one write: a remote command line may hold
+	// newlines (the stop wrapper's has one).
+	script := "#!/bin/sh\nl=$(printf %s \"$*\" | tr '\\n' ' ')\nprintf '%s\\n' \"$l\" >> " + log + "\nexec ssh \"$@\"\n"
 	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
 		b.Fatal(err)
 	}
