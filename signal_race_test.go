@@ -25,7 +25,7 @@ import (
 func TestSignalRightAfterStart(t *testing.T) {
 	checkNoLeaks(t)
 	srv := sshtest.Start(t, sshtest.Config{})
-	const rounds = 40
+	const rounds = 24
 	// A PATH of 1000 directories that do not exist makes the shell take
 	// some milliseconds to find a command before forking it: the instant
 	// a signal can miss the command becomes wide enough for the rounds
