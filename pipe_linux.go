@@ -46,3 +46,41 @@ func growPipe(f *os.File) bool {
 
 // releasePipe returns a grown pipe to the budget.
 func releasePipe() { grownPipes.Add(-1) }
+
+// writeBuffers writes bufs to f, which is in blocking mode, with as few
+// writev(2) calls as the kernel allows (it modifies bufs).
+func writeBuffers(f *os.File, bufs [][]byte) error {
+	sc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = sc.Write(func(fd uintptr) bool {
+		for len(bufs) > 0 {
+			n, err := unix.Writev(int(fd), bufs)
+			if err == unix.EINTR {
+				continue
+			}
+			if err == unix.EAGAIN {
+				return false // a non-blocking f: wait until it is writable
+			}
+			if err != nil {
+				werr = &os.PathError{Op: "write", Path: f.Name(), Err: err}
+				return true
+			}
+			for n > 0 || (len(bufs) > 0 && len(bufs[0]) == 0) {
+				k := min(n, len(bufs[0]))
+				bufs[0] = bufs[0][k:]
+				n -= k
+				if len(bufs[0]) == 0 {
+					bufs = bufs[1:]
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return err
+	}
+	return werr
+}

@@ -621,36 +621,47 @@ func fastPut(ctx context.Context, c *sftp.Client, lf *os.File, size int64, local
 // sftpFastDepth writes in flight.
 func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter) error {
 	const chunk = sftpMaxPacket
-	// Each WRITE goes out in one write(2): its header (length, type, id,
-	// handle, offset, data length) then the data, read from the file in
-	// place behind it, so the master wakes once per packet.
+	// WRITEs go out in groups of up to uploadGroup: one pread of the
+	// group's data, then one writev of each header followed by its data,
+	// so the data is copied once on its way out and the system calls (each
+	// of which the Go runtime's monitor also watches) are few. A group is
+	// sent once that many requests are free, or for the file's end.
+	const uploadGroup = 8
 	hlen := 4 + 1 + 4 + 4 + len(h) + 8 + 4
-	buf := make([]byte, hlen+chunk)
+	data := make([]byte, uploadGroup*chunk)
+	hdrs := make([]byte, uploadGroup*hlen)
+	iov := make([][]byte, 0, 2*uploadGroup)
 	inflight := map[uint32]int64{}
 	var next int64
 	var ferr error
 	for {
-		for ferr == nil && len(inflight) < sftpFastDepth && next < size {
-			n := min(int64(chunk), size-next)
-			if _, err := lf.ReadAt(buf[hlen:hlen+int(n)], next); err != nil {
+		for free := sftpFastDepth - len(inflight); ferr == nil && next < size &&
+			(free >= uploadGroup || size-next <= int64(free)*chunk); free = sftpFastDepth - len(inflight) {
+			total := min(int64(min(free, uploadGroup))*chunk, size-next)
+			if _, err := lf.ReadAt(data[:total], next); err != nil {
 				if err == io.EOF {
 					err = errors.New("short upload: the file shrank during the upload")
 				}
 				ferr = &localIOError{err}
 				break
 			}
-			f.id++
-			b := binary.BigEndian.AppendUint32(buf[:0], uint32(hlen-4+int(n)))
-			b = append(b, fxpWrite)
-			b = binary.BigEndian.AppendUint32(b, f.id)
-			b = appendString(b, h)
-			b = binary.BigEndian.AppendUint64(b, uint64(next))
-			binary.BigEndian.AppendUint32(b, uint32(n))
-			if _, err := f.conn.Write(buf[:hlen+int(n)]); err != nil {
+			iov = iov[:0]
+			for i, off := 0, int64(0); off < total; i, off = i+1, off+chunk {
+				n := min(chunk, total-off)
+				f.id++
+				b := binary.BigEndian.AppendUint32(hdrs[i*hlen:i*hlen], uint32(hlen-4+int(n)))
+				b = append(b, fxpWrite)
+				b = binary.BigEndian.AppendUint32(b, f.id)
+				b = appendString(b, h)
+				b = binary.BigEndian.AppendUint64(b, uint64(next+off))
+				b = binary.BigEndian.AppendUint32(b, uint32(n))
+				iov = append(iov, b, data[off:off+n])
+				inflight[f.id] = n
+			}
+			if err := writeBuffers(f.conn.w, iov); err != nil {
 				return &sessionLost{"sending data", err}
 			}
-			inflight[f.id] = n
-			next += n
+			next += total
 		}
 		if len(inflight) == 0 {
 			return ferr
