@@ -84,3 +84,12 @@ func writeBuffers(f *os.File, bufs [][]byte) error {
 	}
 	return werr
 }
+
+// uploadPipe returns the two ends of what carries a fast SFTP upload to
+// the master: a Unix socket in blocking mode, not a pipe. The master reads
+// it 32 KiB at a time; a full pipe wakes its writer on each of those reads,
+// and Go's writer then goes through the netpoller (EAGAIN, park, epoll,
+// unpark) every time: that was 1.4 s of CPU per GiB uploaded against 0.6
+// for sftp and its ssh. A socket wakes its writer only once half of its
+// buffer is free, and a blocking write waits in the kernel.
+func uploadPipe() (r, w *os.File, err error) { return socketPair() }

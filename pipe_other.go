@@ -19,3 +19,8 @@ func writeBuffers(f *os.File, bufs [][]byte) error {
 	}
 	return nil
 }
+
+// uploadPipe returns the two ends of what carries a fast SFTP upload to
+// the master: a pipe. (Linux uses a socket; elsewhere a Unix socket's
+// default send buffer can be as small as 8 KiB, as on macOS.)
+func uploadPipe() (r, w *os.File, err error) { return os.Pipe() }
