@@ -1,6 +1,7 @@
 package openssh
 
 import (
+	"io"
 	"runtime"
 	"sync"
 
@@ -17,13 +18,18 @@ import (
 // The first chunks are small and on the heap, so that short outputs cost
 // little; past heapChunks, chunks are anonymous memory mappings, each
 // unmapped as soon as Bytes has copied it into the result: the peak is
-// the data plus one chunk rather than twice the data.
+// the data plus one chunk rather than twice the data. On Linux, Bytes
+// moves a mapped chunk's pages into the result (mremap) instead of
+// copying them: no copy, and no page faults on the result's fresh memory,
+// which for a 256 MiB capture were about a sixth of its time. The library's
+// copies read the pipe straight into the chunks (readFrom).
 type lockedBuffer struct {
 	mu     sync.Mutex
 	chunks [][]byte // full but for the last
 	n      int
 	maps   *mappedChunks // the chunks that are mappings, if any
 	done   []byte        // the assembled result, once Bytes was called
+	moved  int           // bytes Bytes moved rather than copied (tests)
 }
 
 // mappedChunks are a buffer's mapped chunks. A buffer dropped without a
@@ -33,13 +39,30 @@ type mappedChunks struct {
 	list map[*byte][]byte
 }
 
-func (m *mappedChunks) unmap(c []byte) {
+// has reports whether c is one of the mapped chunks (and not, say, a
+// result of Bytes on the heap, written to again).
+func (m *mappedChunks) has(c []byte) bool {
+	if cap(c) == 0 {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.list[&c[:1][0]]
+	return ok
+}
+
+// unmap unmaps c, whose first moved bytes (a multiple of the page size)
+// were moved away by movePages: those addresses are no longer the chunk's
+// (another mapping may be there already), so only the rest is unmapped.
+func (m *mappedChunks) unmap(c []byte, moved int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := &c[:1][0]
 	if _, ok := m.list[p]; ok {
 		delete(m.list, p)
-		unix.Munmap(c[:cap(c)])
+		if moved < cap(c) {
+			unix.Munmap(c[moved:cap(c)])
+		}
 	}
 }
 
@@ -77,28 +100,61 @@ func (b *lockedBuffer) newChunk(size int) []byte {
 	return make([]byte, 0, size)
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// room returns the last chunk, after adding a new one if it is full.
+// b.mu is held.
+func (b *lockedBuffer) room() []byte {
 	if b.done != nil {
 		// Written after Bytes (not done by the library): start over
 		// from the result.
 		b.chunks, b.done = [][]byte{b.done}, nil
 	}
+	var last []byte
+	if k := len(b.chunks); k > 0 {
+		last = b.chunks[k-1]
+	}
+	if len(last) == cap(last) {
+		size := chunkMin
+		if last != nil {
+			size = min(2*cap(last), chunkMax)
+		}
+		last = b.newChunk(size)
+		b.chunks = append(b.chunks, last)
+	}
+	return last
+}
+
+// readFrom reads r to its end straight into the chunks (a Write would
+// copy every byte once more, from the reader's buffer) and calls seen, if
+// not nil, with each piece read. It returns the first error other than
+// io.EOF. The buffer stays locked while it reads.
+func (b *lockedBuffer) readFrom(r io.Reader, seen func([]byte)) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for {
+		last := b.room()
+		k, err := r.Read(last[len(last):cap(last)])
+		if k > 0 {
+			b.chunks[len(b.chunks)-1] = last[:len(last)+k]
+			b.n += k
+			if seen != nil {
+				seen(last[len(last) : len(last)+k])
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	n := len(p)
 	for len(p) > 0 {
-		var last []byte
-		if k := len(b.chunks); k > 0 {
-			last = b.chunks[k-1]
-		}
-		if len(last) == cap(last) {
-			size := chunkMin
-			if last != nil {
-				size = min(2*cap(last), chunkMax)
-			}
-			last = b.newChunk(size)
-			b.chunks = append(b.chunks, last)
-		}
+		last := b.room()
 		k := min(len(p), cap(last)-len(last))
 		last = append(last, p[:k]...)
 		b.chunks[len(b.chunks)-1] = last
@@ -124,11 +180,19 @@ func (b *lockedBuffer) Bytes() []byte {
 	case len(b.chunks) == 1 && b.maps == nil:
 		out = b.chunks[0]
 	default:
-		out = make([]byte, 0, b.n)
+		out = make([]byte, b.n)
+		off := 0
 		for i, c := range b.chunks {
-			out = append(out, c...)
-			if b.maps != nil && cap(c) >= heapChunks {
-				b.maps.unmap(c)
+			moved := 0
+			mapped := b.maps != nil && b.maps.has(c)
+			if mapped {
+				moved = movePages(out[off:off+len(c)], c)
+				b.moved += moved
+			}
+			copy(out[off+moved:], c[moved:])
+			off += len(c)
+			if mapped {
+				b.maps.unmap(c, moved)
 			}
 			b.chunks[i] = nil
 		}

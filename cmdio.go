@@ -83,6 +83,16 @@ func (c *Cmd) copyOut(w io.Writer, r *os.File, tail *tailBuffer) {
 	if tw, ok := w.(*ttyWriter); ok {
 		defer tw.f.Close()
 	}
+	if lb, ok := w.(*lockedBuffer); ok {
+		// Capture and friends: read straight into the buffer.
+		lb.readFrom(r, func(p []byte) {
+			c.touch()
+			if tail != nil {
+				tail.Write(p)
+			}
+		})
+		return
+	}
 	buf := make([]byte, copyBuf)
 	var werr error
 	for {
