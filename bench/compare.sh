@@ -23,7 +23,8 @@
 #   SFTPPut     256 MiB file uploaded              SFTP_N files each (2)
 #   Capture     256 MiB captured in a fresh        CAPTURE_N captures each (2)
 #               process (throughput, peak RSS)
-# The SFTP rows add sftpb (OpenSSH's sftp -b over the process master) and
+# Both transports run over one master process, and so do the baselines.
+# The SFTP rows add sftpb (OpenSSH's sftp -b over that master) and
 # the Capture row perl (Net::OpenSSH's capture over the same master, when
 # libnet-openssh-perl is installed); raw there is ssh -S into /dev/null.
 # Inside a benchmark the implementations alternate operation by operation

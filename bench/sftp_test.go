@@ -88,8 +88,8 @@ func checkFileSize(p string, n int64) error {
 }
 
 // sftpImpls are the ways of moving the file: through Master.SFTP and
-// SFTPGetFile/SFTPPutFile on each transport, and OpenSSH's sftp -b over
-// the process master's socket. get selects the direction.
+// SFTPGetFile/SFTPPutFile on each transport, and OpenSSH's sftp -b, all
+// over the one master process. get selects the direction.
 func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64) {
 	n := sftpSize()
 	dir, src := sftpFixture(b, n)
@@ -135,7 +135,7 @@ func benchSFTP(b *testing.B, get bool) {
 	impls, n := sftpImpls(b, e, get)
 	// The local CPU per GiB (this process, the masters, sftp and its
 	// ssh) tells apart what throughput on a loaded machine cannot.
-	pids := []int{e.native.MasterPID(), e.process.MasterPID()}
+	pids := []int{e.process.MasterPID()} // the one master process
 	cpu := map[string]time.Duration{}
 	seq := sequential(b.Context())
 	block := func(im impl) (time.Duration, error) {
