@@ -16,6 +16,9 @@ const streamChunk = 256 << 10
 
 var streamBufs = sync.Pool{New: func() any { b := make([]byte, streamChunk); return &b }}
 
+// smallBufs are the first buffers of the output copies (see copyOut).
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
 // copyChunks copies r to w in streamChunk pieces, calling touch after each
 // read that brought data (touch may be nil). It returns what was written
 // and the first error other than EOF.
