@@ -445,10 +445,14 @@ func fastGet(ctx context.Context, c *sftp.Client, remote, local string, progress
 func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWriter) (int64, error) {
 	const chunk = sftpMaxPacket
 	// Replies come back in order, so the data of consecutive replies is
-	// read into one buffer and written with one pwrite of up to 2 MiB:
-	// an eighth of the system calls of one write per reply, each of
-	// which the Go runtime's monitor also watches.
-	batch := make([]byte, 8*chunk)
+	// read into one buffer and written with one pwrite: half the system
+	// calls of one write per reply (each of which the Go runtime's monitor
+	// also watches). Two replies, not more: the pwrite copies from a
+	// buffer the pipe reads have just filled, and one bigger than the L2
+	// cache (512 KiB) has gone out of it by then. With 2 MiB the local CPU
+	// per GiB was 1.2 to 1.7 times sftp's, with 510 KiB 1.0 to 1.1 times
+	// (one reply a write: 1.2 to 1.35 times).
+	batch := make([]byte, 2*chunk)
 	var batchOff int64 // the file offset of batch[0]
 	fill := 0          // bytes in batch
 	flush := func() error {
