@@ -93,3 +93,54 @@ func writeBuffers(f *os.File, bufs [][]byte) error {
 // for sftp and its ssh. A socket wakes its writer only once half of its
 // buffer is free, and a blocking write waits in the kernel.
 func uploadPipe() (r, w *os.File, err error) { return socketPair() }
+
+// spliceOK says that spliceTo works here.
+const spliceOK = true
+
+// spliceTo moves n bytes from the pipe p (non-blocking, in the netpoller)
+// to the file f at offset off with splice(2): the kernel copies them from
+// the pipe's pages into the file's, and this process touches none of
+// them. It returns how many bytes it moved, and errPipeEOF when the
+// pipe's writer closed it first (os.ErrClosed when p was closed); any
+// other error is the file's.
+func spliceTo(f, p *os.File, off, n int64) (int64, error) {
+	pc, err := p.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	fc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var moved int64
+	var serr error
+	cerr := fc.Control(func(ffd uintptr) {
+		rerr := pc.Read(func(pfd uintptr) bool {
+			for moved < n {
+				k, err := unix.Splice(int(pfd), nil, int(ffd), &off, int(n-moved), unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
+				switch {
+				case err == unix.EINTR:
+					continue
+				case err == unix.EAGAIN:
+					return false // the pipe is empty: wait for it
+				case err != nil:
+					serr = &os.PathError{Op: "splice", Path: f.Name(), Err: err}
+				case k == 0:
+					serr = errPipeEOF
+				}
+				if serr != nil {
+					return true
+				}
+				moved += k
+			}
+			return true
+		})
+		if serr == nil {
+			serr = rerr
+		}
+	})
+	if serr == nil {
+		serr = cerr
+	}
+	return moved, serr
+}

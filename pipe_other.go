@@ -2,7 +2,10 @@
 
 package openssh
 
-import "os"
+import (
+	"errors"
+	"os"
+)
 
 // growPipe does nothing: only Linux can resize a pipe.
 func growPipe(*os.File) bool { return false }
@@ -24,3 +27,9 @@ func writeBuffers(f *os.File, bufs [][]byte) error {
 // the master: a pipe. (Linux uses a socket; elsewhere a Unix socket's
 // default send buffer can be as small as 8 KiB, as on macOS.)
 func uploadPipe() (r, w *os.File, err error) { return os.Pipe() }
+
+// spliceOK says that spliceTo works here: it does not.
+const spliceOK = false
+
+// spliceTo is never called where spliceOK is false.
+func spliceTo(f, p *os.File, off, n int64) (int64, error) { return 0, errors.ErrUnsupported }

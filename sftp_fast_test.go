@@ -6,11 +6,13 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/goopenssh/openssh/internal/sshtest"
@@ -111,6 +113,43 @@ func TestSFTPRoundTripSizes(t *testing.T) {
 		c.Close()
 		if _, known := sftpMasters.Load(c); known {
 			t.Error("closed client still registered for the fast path")
+		}
+	})
+}
+
+// TestSFTPGetToFIFO: a big download into a local name that is a FIFO
+// (as /dev/stdout can be) arrives whole and in order: the fast path, which
+// writes at offsets, leaves it to pkg/sftp's.
+func TestSFTPGetToFIFO(t *testing.T) {
+	eachMaster(t, nil, func(t *testing.T, m *Master) {
+		c, err := m.SFTP(t.Context())
+		if err != nil {
+			t.Fatalf("SFTP: %v", err)
+		}
+		defer c.Close()
+		dir := xferDir(t)
+		src := filepath.Join(dir, "src")
+		want := writeRandom(t, src, sftpFastMin+255<<10+3)
+		fifo := filepath.Join(t.TempDir(), "fifo")
+		if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got := make(chan []byte, 1)
+		go func() {
+			f, err := os.Open(fifo)
+			if err != nil {
+				got <- nil
+				return
+			}
+			defer f.Close()
+			b, _ := io.ReadAll(f)
+			got <- b
+		}()
+		if err := SFTPGetFile(t.Context(), c, src, fifo, nil); err != nil {
+			t.Fatalf("SFTPGetFile into a FIFO: %v", err)
+		}
+		if b := <-got; !bytes.Equal(b, want) {
+			t.Fatalf("the FIFO's reader got %d bytes, want the %d of the file, or they differ", len(b), len(want))
 		}
 	})
 }
