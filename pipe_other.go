@@ -33,3 +33,10 @@ const spliceOK = false
 
 // spliceTo is never called where spliceOK is false.
 func spliceTo(f, p *os.File, off, n int64) (int64, error) { return 0, errors.ErrUnsupported }
+
+// sendfileOK says that sendFile works here: it does not (the upload goes
+// through a pipe, see uploadPipe).
+const sendfileOK = false
+
+// sendFile is never called where sendfileOK is false.
+func sendFile(s, f *os.File, off, n int64) (int64, error) { return 0, errors.ErrUnsupported }

@@ -689,18 +689,79 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 	// so the data is copied once on its way out and the system calls (each
 	// of which the Go runtime's monitor also watches) are few. A group is
 	// sent once that many requests are free, or for the file's end.
+	//
+	// On Linux each WRITE's data goes from the file to the session's
+	// socket with sendfile(2) instead, after its header: the kernel hands
+	// the socket the file's pages, and nothing is copied through this
+	// process (sftp copies them twice).
 	const uploadGroup = 8
 	hlen := 4 + 1 + 4 + 4 + len(h) + 8 + 4
 	data := make([]byte, uploadGroup*chunk)
 	hdrs := make([]byte, uploadGroup*hlen)
 	iov := make([][]byte, 0, 2*uploadGroup)
 	inflight := map[uint32]int64{}
+	header := func(b []byte, off, n int64) []byte {
+		f.id++
+		b = binary.BigEndian.AppendUint32(b, uint32(hlen-4+int(n)))
+		b = append(b, fxpWrite)
+		b = binary.BigEndian.AppendUint32(b, f.id)
+		b = appendString(b, h)
+		b = binary.BigEndian.AppendUint64(b, uint64(off))
+		b = binary.BigEndian.AppendUint32(b, uint32(n))
+		inflight[f.id] = n
+		return b
+	}
+	useSendfile := sendfileOK
+	var zeros []byte // to complete a WRITE cut short
 	var next int64
 	var ferr error
 	for {
 		for free := sftpFastDepth - len(inflight); ferr == nil && next < size &&
 			(free >= uploadGroup || size-next <= int64(free)*chunk); free = sftpFastDepth - len(inflight) {
 			total := min(int64(min(free, uploadGroup))*chunk, size-next)
+			if useSendfile {
+				for off := next; off < next+total; off += chunk {
+					n := min(chunk, next+total-off)
+					if _, err := f.conn.w.Write(header(hdrs[:0], off, n)); err != nil {
+						return &sessionLost{"sending data", err}
+					}
+					moved, err := sendFile(f.conn.w, lf, off, n)
+					if moved == 0 && errors.Is(err, syscall.EINVAL) {
+						// A file splice cannot read: this WRITE's
+						// data and all that follow are read.
+						useSendfile = false
+						k, rerr := lf.ReadAt(data[:n], off)
+						if _, err = f.conn.w.Write(data[:k]); err == nil {
+							moved, err = int64(k), rerr
+						}
+					}
+					if err != nil && !errors.Is(err, syscall.EPIPE) && !errors.Is(err, syscall.ECONNRESET) && !errors.Is(err, os.ErrClosed) {
+						// The local file failed (or shrank) in the
+						// middle of a WRITE whose header is sent: zeros
+						// complete it, so that the replies can be
+						// drained as after a failed pread (the remote
+						// file is emptied afterwards).
+						if moved < n {
+							if zeros == nil {
+								zeros = make([]byte, chunk)
+							}
+							if _, werr := f.conn.w.Write(zeros[:n-moved]); werr != nil {
+								return &sessionLost{"sending data", werr}
+							}
+						}
+						if err == io.EOF {
+							err = errors.New("short upload: the file shrank during the upload")
+						}
+						ferr = &localIOError{err}
+						break
+					}
+					if err != nil {
+						return &sessionLost{"sending data", err}
+					}
+				}
+				next += total
+				continue
+			}
 			if _, err := lf.ReadAt(data[:total], next); err != nil {
 				if err == io.EOF {
 					err = errors.New("short upload: the file shrank during the upload")
@@ -711,15 +772,7 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 			iov = iov[:0]
 			for i, off := 0, int64(0); off < total; i, off = i+1, off+chunk {
 				n := min(chunk, total-off)
-				f.id++
-				b := binary.BigEndian.AppendUint32(hdrs[i*hlen:i*hlen], uint32(hlen-4+int(n)))
-				b = append(b, fxpWrite)
-				b = binary.BigEndian.AppendUint32(b, f.id)
-				b = appendString(b, h)
-				b = binary.BigEndian.AppendUint64(b, uint64(next+off))
-				b = binary.BigEndian.AppendUint32(b, uint32(n))
-				iov = append(iov, b, data[off:off+n])
-				inflight[f.id] = n
+				iov = append(iov, header(hdrs[i*hlen:i*hlen], next+off, n), data[off:off+n])
 			}
 			if err := writeBuffers(f.conn.w, iov); err != nil {
 				return &sessionLost{"sending data", err}

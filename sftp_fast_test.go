@@ -154,6 +154,43 @@ func TestSFTPGetToFIFO(t *testing.T) {
 	})
 }
 
+// TestSFTPPutFileShrinks: a local file cut short during a big upload is an
+// error that says so, on the local file, and the remote file is emptied
+// rather than left partly written.
+func TestSFTPPutFileShrinks(t *testing.T) {
+	eachMaster(t, nil, func(t *testing.T, m *Master) {
+		c, err := m.SFTP(t.Context())
+		if err != nil {
+			t.Fatalf("SFTP: %v", err)
+		}
+		defer c.Close()
+		dir := xferDir(t)
+		src := filepath.Join(dir, "src")
+		writeRandom(t, src, 40<<20)
+		dst := filepath.Join(dir, "dst")
+		var cut atomic.Bool
+		prog := func(done, total int64) {
+			if done > 0 && !cut.Swap(true) {
+				if err := os.Truncate(src, 1<<20); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		err = SFTPPutFile(t.Context(), c, src, dst, prog)
+		var pe *os.PathError
+		if !errors.As(err, &pe) || pe.Path != src || !strings.Contains(err.Error(), "shrank") {
+			t.Fatalf("upload of a file cut short: %v, want a PathError on %s saying it shrank", err, src)
+		}
+		t.Logf("error: %v", err)
+		if st, err := os.Stat(dst); err == nil && st.Size() != 0 {
+			t.Errorf("the remote file holds %d bytes, want none", st.Size())
+		}
+		if _, err := c.Stat(src); err != nil {
+			t.Errorf("the client after the failure: %v", err)
+		}
+	})
+}
+
 // TestSFTPFastErrors: failures of big transfers read as they do through
 // pkg/sftp, and leave nothing behind.
 func TestSFTPFastErrors(t *testing.T) {
