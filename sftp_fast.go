@@ -696,7 +696,7 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 	// process (sftp copies them twice).
 	const uploadGroup = 8
 	hlen := 4 + 1 + 4 + 4 + len(h) + 8 + 4
-	data := make([]byte, uploadGroup*chunk)
+	var data []byte // the group's data, when it is read
 	hdrs := make([]byte, uploadGroup*hlen)
 	iov := make([][]byte, 0, 2*uploadGroup)
 	inflight := map[uint32]int64{}
@@ -713,6 +713,9 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 	}
 	useSendfile := sendfileOK
 	var zeros []byte // to complete a WRITE cut short
+	if !useSendfile {
+		data = make([]byte, uploadGroup*chunk)
+	}
 	var next int64
 	var ferr error
 	for {
@@ -730,6 +733,7 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 						// A file splice cannot read: this WRITE's
 						// data and all that follow are read.
 						useSendfile = false
+						data = make([]byte, uploadGroup*chunk)
 						k, rerr := lf.ReadAt(data[:n], off)
 						if _, err = f.conn.w.Write(data[:k]); err == nil {
 							moved, err = int64(k), rerr
