@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/goopenssh/openssh/internal/sshtest"
+	"github.com/pkg/sftp"
 )
 
 // writeRandom writes n random bytes to p (readable by the remote account)
@@ -31,6 +32,17 @@ func writeRandom(t *testing.T, p string, n int) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// openSFTP returns an SFTP client on m, closed when the test ends.
+func openSFTP(t *testing.T, m *Master) *sftp.Client {
+	t.Helper()
+	c, err := m.SFTP(t.Context())
+	if err != nil {
+		t.Fatalf("SFTP: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // checkContent fails t unless p holds exactly want.
@@ -56,11 +68,7 @@ func checkContent(t *testing.T, p string, want []byte) {
 func TestSFTPRoundTripSizes(t *testing.T) {
 	sizes := []int{0, 1, 32<<10 - 1, 255<<10 + 1, sftpFastMin - 1, sftpFastMin, sftpFastMin + 255<<10 + 3, 64 << 20}
 	eachMaster(t, nil, func(t *testing.T, m *Master) {
-		c, err := m.SFTP(t.Context())
-		if err != nil {
-			t.Fatalf("SFTP: %v", err)
-		}
-		defer c.Close()
+		c := openSFTP(t, m)
 		dir := xferDir(t)
 		for _, n := range sizes {
 			src := filepath.Join(dir, "src")
@@ -122,11 +130,7 @@ func TestSFTPRoundTripSizes(t *testing.T) {
 // writes at offsets, leaves it to pkg/sftp's.
 func TestSFTPGetToFIFO(t *testing.T) {
 	eachMaster(t, nil, func(t *testing.T, m *Master) {
-		c, err := m.SFTP(t.Context())
-		if err != nil {
-			t.Fatalf("SFTP: %v", err)
-		}
-		defer c.Close()
+		c := openSFTP(t, m)
 		dir := xferDir(t)
 		src := filepath.Join(dir, "src")
 		want := writeRandom(t, src, sftpFastMin+255<<10+3)
@@ -159,11 +163,7 @@ func TestSFTPGetToFIFO(t *testing.T) {
 // rather than left partly written.
 func TestSFTPPutFileShrinks(t *testing.T) {
 	eachMaster(t, nil, func(t *testing.T, m *Master) {
-		c, err := m.SFTP(t.Context())
-		if err != nil {
-			t.Fatalf("SFTP: %v", err)
-		}
-		defer c.Close()
+		c := openSFTP(t, m)
 		dir := xferDir(t)
 		src := filepath.Join(dir, "src")
 		writeRandom(t, src, 40<<20)
@@ -176,7 +176,7 @@ func TestSFTPPutFileShrinks(t *testing.T) {
 				}
 			}
 		}
-		err = SFTPPutFile(t.Context(), c, src, dst, prog)
+		err := SFTPPutFile(t.Context(), c, src, dst, prog)
 		var pe *os.PathError
 		if !errors.As(err, &pe) || pe.Path != src || !strings.Contains(err.Error(), "shrank") {
 			t.Fatalf("upload of a file cut short: %v, want a PathError on %s saying it shrank", err, src)
@@ -195,11 +195,7 @@ func TestSFTPPutFileShrinks(t *testing.T) {
 // pkg/sftp, and leave nothing behind.
 func TestSFTPFastErrors(t *testing.T) {
 	eachMaster(t, nil, func(t *testing.T, m *Master) {
-		c, err := m.SFTP(t.Context())
-		if err != nil {
-			t.Fatalf("SFTP: %v", err)
-		}
-		defer c.Close()
+		c := openSFTP(t, m)
 		dir := xferDir(t)
 		src := filepath.Join(dir, "src")
 		writeRandom(t, src, sftpFastMin+1)
