@@ -481,7 +481,7 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 	// cache (512 KiB) has gone out of it by then. With 2 MiB the local CPU
 	// per GiB was 1.2 to 1.7 times sftp's, with 510 KiB 1.0 to 1.1 times
 	// (one reply a write: 1.2 to 1.35 times).
-	batch := make([]byte, 2*chunk)
+	var batch []byte
 	// On Linux the data goes from the pipe to the file with splice(2),
 	// without a copy through this process; the replies' headers are then
 	// read from the pipe itself, so that nothing of the data is read
@@ -491,6 +491,8 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 	if splice {
 		f.r = pipeReader{f.conn.r}
 		defer func() { f.r = f.br }()
+	} else {
+		batch = make([]byte, 2*chunk)
 	}
 	var batchOff int64 // the file offset of batch[0]
 	fill := 0          // bytes in batch
@@ -591,6 +593,7 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 					// ahead, so the bufio.Reader takes over).
 					splice = false
 					f.r = f.br
+					batch = make([]byte, 2*chunk)
 				default:
 					// Writing the file failed: drain the rest of
 					// the data, as above.
@@ -733,7 +736,9 @@ func (f *fastConn) upload(h string, lf *os.File, size int64, cw *countingWriter)
 						// A file splice cannot read: this WRITE's
 						// data and all that follow are read.
 						useSendfile = false
-						data = make([]byte, uploadGroup*chunk)
+						if data == nil {
+							data = make([]byte, uploadGroup*chunk)
+						}
 						k, rerr := lf.ReadAt(data[:n], off)
 						if _, err = f.conn.w.Write(data[:k]); err == nil {
 							moved, err = int64(k), rerr
