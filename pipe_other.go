@@ -32,7 +32,19 @@ func uploadPipe() (r, w *os.File, err error) { return os.Pipe() }
 const spliceOK = false
 
 // spliceTo is never called where spliceOK is false.
-func spliceTo(f, p *os.File, off, n int64) (int64, error) { return 0, errors.ErrUnsupported }
+func spliceTo(f, p *os.File, off, n int64, poll bool) (int64, error) {
+	return 0, errors.ErrUnsupported
+}
+
+// takePoller reports false: transfers wait in the netpoller here (waiting
+// in poll(2) was measured on Linux only).
+func takePoller() bool { return false }
+
+// releasePoller is never called where takePoller reports false.
+func releasePoller() {}
+
+// pollRead reads p into b.
+func pollRead(p *os.File, b []byte, poll bool) (int, error) { return p.Read(b) }
 
 // sendfileOK says that sendFile works here: it does not (the upload goes
 // through a pipe, see uploadPipe).

@@ -75,6 +75,7 @@ type fastConn struct {
 	br   *bufio.Reader // over conn.r
 	hdr  []byte        // the header being sent, reused
 	id   uint32
+	poll bool // waits for output in poll(2): see takePoller
 }
 
 // replyReader is what replies are read from: a bufio.Reader, or a
@@ -84,13 +85,17 @@ type replyReader interface {
 	Discard(n int) (int, error)
 }
 
-// pipeReader reads the session's output without reading ahead.
-type pipeReader struct{ f *os.File }
+// pipeReader reads the session's output without reading ahead, waiting
+// in poll(2) when poll is set (see takePoller).
+type pipeReader struct {
+	f    *os.File
+	poll bool
+}
 
-func (p pipeReader) Read(b []byte) (int, error) { return p.f.Read(b) }
+func (p pipeReader) Read(b []byte) (int, error) { return pollRead(p.f, b, p.poll) }
 
 func (p pipeReader) Discard(n int) (int, error) {
-	k, err := io.CopyN(io.Discard, p.f, int64(n))
+	k, err := io.CopyN(io.Discard, p, int64(n))
 	return int(k), err
 }
 
@@ -142,7 +147,8 @@ func startFast(c *sftp.Client) *fastConn {
 		return nil
 	}
 	w.m, w.w, w.r, w.release, w.grown = m, inW, outR, release, grown
-	f := &fastConn{conn: w, br: bufio.NewReaderSize(outR, 64<<10)}
+	f := &fastConn{conn: w, poll: takePoller()}
+	f.br = bufio.NewReaderSize(pipeReader{outR, f.poll}, 64<<10)
 	f.r = f.br
 	// The handshake is bounded: a session that never answers is ended.
 	t := time.AfterFunc(30*time.Second, w.kill)
@@ -178,7 +184,12 @@ func (f *fastConn) handshake() error {
 }
 
 // close ends the session and waits for it.
-func (f *fastConn) close() { f.conn.Close() }
+func (f *fastConn) close() {
+	f.conn.Close()
+	if f.poll {
+		releasePoller()
+	}
+}
 
 // send writes a request of type typ with a new id: the fields of head
 // (already encoded) then data. It returns the id.
@@ -489,7 +500,7 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 	splice := spliceOK && f.br.Buffered() == 0
 	spliced := false // a splice has worked
 	if splice {
-		f.r = pipeReader{f.conn.r}
+		f.r = pipeReader{f.conn.r, f.poll}
 		defer func() { f.r = f.br }()
 	} else {
 		batch = make([]byte, 2*chunk)
@@ -580,7 +591,7 @@ func (f *fastConn) download(h string, lf *os.File, size int64, cw *countingWrite
 				continue
 			}
 			if splice {
-				moved, err := spliceTo(lf, f.conn.r, s.off, n)
+				moved, err := spliceTo(lf, f.conn.r, s.off, n, f.poll)
 				switch {
 				case err == nil:
 					spliced = true

@@ -11,9 +11,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/goopenssh/openssh/internal/sshtest"
 	"github.com/pkg/sftp"
@@ -294,4 +296,46 @@ func TestSFTPFastConnectionLost(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestSFTPFastCancelWhileWaiting: ctx ends from another goroutine while
+// a fast transfer waits for the session (in poll(2) on Linux, see
+// takePoller): the transfer returns ctx's error and leaves nothing behind,
+// and the client still works.
+func TestSFTPFastCancelWhileWaiting(t *testing.T) {
+	eachMaster(t, nil, func(t *testing.T, m *Master) {
+		c := openSFTP(t, m)
+		dir := xferDir(t)
+		src := filepath.Join(dir, "src")
+		want := writeRandom(t, src, 64<<20)
+		for _, get := range []bool{true, false} {
+			for _, after := range []time.Duration{0, time.Millisecond, 10 * time.Millisecond} {
+				ctx, cancel := context.WithCancel(t.Context())
+				var once sync.Once
+				prog := func(done, total int64) {
+					if done > 0 {
+						once.Do(func() { time.AfterFunc(after, cancel) })
+					}
+				}
+				dst := filepath.Join(dir, fmt.Sprintf("dst-%v-%v", get, after))
+				var err error
+				if get {
+					err = SFTPGetFile(ctx, c, src, dst, prog)
+				} else {
+					err = SFTPPutFile(ctx, c, src, dst, prog)
+				}
+				cancel()
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("get %v, cancelled %v after the first progress: %v, want context.Canceled", get, after, err)
+				}
+			}
+		}
+		got := filepath.Join(dir, "again")
+		if err := SFTPGetFile(t.Context(), c, src, got, nil); err != nil {
+			t.Fatalf("SFTPGetFile after the cancellations: %v", err)
+		}
+		if b, err := os.ReadFile(got); err != nil || !bytes.Equal(b, want) {
+			t.Errorf("download after the cancellations: %d bytes (%v), not the source's %d", len(b), err, len(want))
+		}
+	})
 }
