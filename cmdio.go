@@ -91,9 +91,12 @@ func (c *Cmd) copyOut(w io.Writer, r *os.File, tail *tailBuffer) {
 	if tw, ok := w.(*ttyWriter); ok {
 		defer tw.f.Close()
 	}
+	// Bulk streams are waited for in poll(2) (see bulkReader).
+	br := &bulkReader{f: r}
+	defer br.release()
 	if lb, ok := w.(*lockedBuffer); ok {
 		// Capture and friends: read straight into the buffer.
-		lb.readFrom(r, func(p []byte) {
+		lb.readFrom(br, func(p []byte) {
 			c.touch()
 			if tail != nil {
 				tail.Write(p)
@@ -110,7 +113,7 @@ func (c *Cmd) copyOut(w io.Writer, r *os.File, tail *tailBuffer) {
 	buf := *sp
 	var werr error
 	for {
-		n, rerr := r.Read(buf)
+		n, rerr := br.Read(buf)
 		if n > 0 {
 			c.touch()
 			if tail != nil {

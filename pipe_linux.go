@@ -1,10 +1,12 @@
 package openssh
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -149,26 +151,28 @@ func spliceTo(f, p *os.File, off, n int64, poll bool) (int64, error) {
 }
 
 // maxPollers bounds the threads that wait in poll(2) at one time (see
-// takePoller): past it, transfers wait in the netpoller.
+// takePoller): past it, readers wait in the netpoller.
 const maxPollers = 32
+
+// pollQuiet is how long a reader waits in poll(2) before it goes back to
+// the netpoller: a stream that has been quiet that long is not a bulk one
+// any more, and a Close of its file waits at most that long.
+const pollQuiet = 20 * time.Millisecond
 
 var pollers atomic.Int32
 
-// takePoller reports whether a fast SFTP transfer may wait for its
-// session's output in poll(2) on its own thread, rather than in Go's
-// netpoller; the caller then calls releasePoller when it is done.
+// takePoller reports whether a bulk reader of a pipe (a fast SFTP
+// transfer, a large command output) may wait for data in poll(2) on its
+// own thread, rather than in Go's netpoller; the caller then calls
+// releasePoller when it is done.
 //
-// A download is woken up for each packet the master writes into the pipe
-// (32 KiB), about 8 times per 255 KiB reply. In the netpoller each wake-up
-// goes from the master's write through epoll, a futex to wake a thread and
-// the scheduler's spinning before the reader runs again: 25 to 40 % more
-// local CPU per GiB than sftp, whose blocking read(2) the kernel wakes
-// directly. Waiting in poll(2) costs what sftp's read costs. The wait
-// holds a thread, so only maxPollers transfers do it at once.
-//
-// The wait needs no other way out: whatever ends the session (its end,
-// ctx, the master's death) closes the pipe's write end in the master,
-// which ends the poll.
+// The master writes a pipe 32 KiB at a time, and its reader is woken up
+// for each write. In the netpoller each wake-up goes from the write
+// through epoll, a futex to wake a thread and the scheduler's spinning
+// before the reader runs again: a download took 25 to 40 % more local CPU
+// per GiB than sftp, whose blocking read(2) the kernel wakes directly.
+// Waiting in poll(2) costs what sftp's read costs. The wait holds a thread,
+// so only maxPollers readers do it at once.
 func takePoller() bool {
 	if pollers.Add(1) > maxPollers {
 		pollers.Add(-1)
@@ -180,34 +184,63 @@ func takePoller() bool {
 // releasePoller returns what takePoller took.
 func releasePoller() { pollers.Add(-1) }
 
+// pollersInUse is how many slots takePoller has handed out (for tests).
+func pollersInUse() int { return int(pollers.Load()) }
+
 // waitRead is rc.Read, waiting in poll(2) instead of the netpoller when
-// poll is true: fn returns false when the descriptor would block.
+// poll is true: fn returns false when the descriptor would block. A wait
+// longer than pollQuiet goes on in the netpoller, where a Close of the file
+// can end it.
 func waitRead(rc syscall.RawConn, poll bool, fn func(fd uintptr) bool) error {
 	if !poll {
-		return rc.Read(fn)
+		if err := rc.Read(fn); err != nil {
+			return rawConnErr(err)
+		}
+		return nil
 	}
+	done := false
 	var perr error
 	err := rc.Control(func(fd uintptr) {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		for !fn(fd) {
-			pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 			// POLLHUP and POLLERR end the wait too: fn then sees EOF
 			// or the error.
-			if _, err := unix.Poll(pfd, -1); err != nil && err != unix.EINTR {
+			n, err := unix.Poll(pfd, int(pollQuiet/time.Millisecond))
+			switch {
+			case err == unix.EINTR:
+			case err != nil:
 				perr = os.NewSyscallError("poll", err)
+				done = true
 				return
+			case n == 0:
+				return // quiet: on to the netpoller
 			}
 		}
+		done = true
 	})
+	if err == nil && !done {
+		err = rc.Read(fn)
+	}
 	if err != nil {
-		return err
+		return rawConnErr(err)
 	}
 	return perr
+}
+
+// rawConnErr is the error of a RawConn's Read or Control as os.File's
+// methods give it: past a deadline, or os.ErrClosed (the RawConn's own
+// error for a closed file is internal/poll's).
+func rawConnErr(err error) error {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return err
+	}
+	return os.ErrClosed
 }
 
 // pollRead reads the non-blocking pipe p into b as p.Read does, waiting in
 // poll(2) when poll is true (see takePoller).
 func pollRead(p *os.File, b []byte, poll bool) (int, error) {
-	if !poll {
+	if !poll || len(b) == 0 {
 		return p.Read(b)
 	}
 	rc, err := p.SyscallConn()
@@ -226,7 +259,7 @@ func pollRead(p *os.File, b []byte, poll bool) (int, error) {
 				return false
 			case err != nil:
 				rerr = &os.PathError{Op: "read", Path: p.Name(), Err: err}
-			case k == 0 && len(b) > 0:
+			case k == 0:
 				rerr = io.EOF
 			default:
 				n = k
@@ -234,8 +267,8 @@ func pollRead(p *os.File, b []byte, poll bool) (int, error) {
 			return true
 		}
 	})
-	if rerr == nil {
-		rerr = err
+	if err != nil {
+		return 0, &os.PathError{Op: "read", Path: p.Name(), Err: err}
 	}
 	return n, rerr
 }

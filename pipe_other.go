@@ -5,6 +5,7 @@ package openssh
 import (
 	"errors"
 	"os"
+	"time"
 )
 
 // growPipe does nothing: only Linux can resize a pipe.
@@ -42,6 +43,15 @@ func takePoller() bool { return false }
 
 // releasePoller is never called where takePoller reports false.
 func releasePoller() {}
+
+// maxPollers is 0: no reader waits in poll(2) here.
+const maxPollers = 0
+
+// pollersInUse is 0: no slots here.
+func pollersInUse() int { return 0 }
+
+// pollQuiet has no use here but in tests.
+const pollQuiet = 20 * time.Millisecond
 
 // pollRead reads p into b.
 func pollRead(p *os.File, b []byte, poll bool) (int, error) { return p.Read(b) }

@@ -2,6 +2,7 @@ package openssh
 
 import (
 	"io"
+	"os"
 	"sync"
 )
 
@@ -23,6 +24,11 @@ var smallBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b
 // read that brought data (touch may be nil). It returns what was written
 // and the first error other than EOF.
 func copyChunks(w io.Writer, r io.Reader, touch func()) (int64, error) {
+	if f, ok := r.(*os.File); ok {
+		br := &bulkReader{f: f}
+		defer br.release()
+		r = br
+	}
 	bp := streamBufs.Get().(*[]byte)
 	defer streamBufs.Put(bp)
 	buf := *bp
@@ -59,7 +65,39 @@ func (a *actReadCloser) WriteTo(w io.Writer) (int64, error) {
 // WriteTo copies the command's output to w in large pieces (io.Copy uses
 // it).
 func (p *pipeOut) WriteTo(w io.Writer) (int64, error) {
+	if a, ok := p.r.(*actReadCloser); ok {
+		return a.WriteTo(w)
+	}
 	return copyChunks(w, p.r, nil)
+}
+
+// bulkMin is the read that makes a stream a bulk one (see bulkReader).
+const bulkMin = 16 << 10
+
+// bulkReader reads the pipe f, and once a read has brought bulkMin bytes
+// or more, waits for its data in poll(2) rather than in the netpoller when
+// a slot is free (see takePoller): the bulk streams, not the many small
+// ones. release gives the slot back.
+type bulkReader struct {
+	f     *os.File
+	poll  bool
+	tried bool
+}
+
+func (b *bulkReader) Read(p []byte) (int, error) {
+	n, err := pollRead(b.f, p, b.poll)
+	if n >= bulkMin && !b.tried {
+		b.tried = true
+		b.poll = takePoller()
+	}
+	return n, err
+}
+
+func (b *bulkReader) release() {
+	if b.poll {
+		b.poll = false
+		releasePoller()
+	}
 }
 
 // pipeRelease calls releasePipe once, when closed: a grown pipe's place in

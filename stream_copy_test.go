@@ -2,7 +2,10 @@ package openssh
 
 import (
 	"bytes"
+	"crypto/rand"
+	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -71,4 +74,104 @@ func TestStreamWriterTo(t *testing.T) {
 			t.Fatalf("Cmd.Stdout: %d bytes, want %d, or they differ", got.Len(), len(want))
 		}
 	})
+}
+
+// TestBulkReader: a bulk pipe read (waiting in poll(2) on Linux once a
+// read has brought bulkMin bytes) gives every byte in order and then EOF;
+// a Close of the pipe from another goroutine ends a wait with
+// os.ErrClosed; the poll slots are all given back.
+func TestBulkReader(t *testing.T) {
+	before := pollersInUse()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := make([]byte, 3*bulkMin+123)
+	rand.Read(want)
+	go func() {
+		// In pieces, with pauses longer than pollQuiet: the reader goes
+		// from poll(2) to the netpoller and back.
+		for i, p := 0, want; len(p) > 0; i++ {
+			k := min(len(p), bulkMin+i*1000)
+			w.Write(p[:k])
+			p = p[k:]
+			if i == 1 {
+				time.Sleep(3 * pollQuiet)
+			}
+		}
+		w.Close()
+	}()
+	br := &bulkReader{f: r}
+	var got []byte
+	buf := make([]byte, 4*bulkMin)
+	for {
+		n, err2 := br.Read(buf)
+		got = append(got, buf[:n]...)
+		if err2 != nil {
+			if err2 != io.EOF {
+				err = err2
+			}
+			break
+		}
+	}
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("read %d bytes (%v), want the %d written", len(got), err, len(want))
+	}
+	if !br.tried {
+		t.Error("a read of bulkMin bytes or more did not make the stream a bulk one")
+	}
+	br.release()
+	r.Close()
+
+	// A wait ended by Close.
+	r2, w2, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	br = &bulkReader{f: r2}
+	defer br.release()
+	w2.Write(make([]byte, bulkMin))
+	if n, err := br.Read(make([]byte, bulkMin)); n != bulkMin || err != nil {
+		t.Fatalf("first read: %d, %v", n, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := br.Read(make([]byte, bulkMin))
+		done <- err
+	}()
+	time.Sleep(pollQuiet / 2) // the reader is waiting, in poll(2) on Linux
+	r2.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrClosed) {
+			t.Errorf("read ended by Close: %v, want os.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not end a read waiting for data")
+	}
+	br.release()
+	if n := pollersInUse(); n != before {
+		t.Errorf("%d poll slots in use after the readers released them, want %d", n, before)
+	}
+}
+
+// TestTakePollerBound: no more than maxPollers slots are handed out at once.
+func TestTakePollerBound(t *testing.T) {
+	if !spliceOK {
+		t.Skip("readers wait in poll(2) on Linux only")
+	}
+	taken := 0
+	for takePoller() {
+		taken++
+		if taken > maxPollers {
+			break
+		}
+	}
+	for range taken {
+		releasePoller()
+	}
+	if taken > maxPollers || taken == 0 {
+		t.Errorf("took %d poll slots, want at most %d (and some)", taken, maxPollers)
+	}
 }
