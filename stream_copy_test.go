@@ -156,11 +156,11 @@ func TestBulkReader(t *testing.T) {
 	}
 }
 
-// TestTakePollerBound: no more than maxPollers slots are handed out at once.
+// TestTakePollerBound: takePoller hands out maxPollers slots at once, no
+// more (none where readers never wait in poll(2)), and each release gives
+// one back.
 func TestTakePollerBound(t *testing.T) {
-	if !spliceOK {
-		t.Skip("readers wait in poll(2) on Linux only")
-	}
+	want := maxPollers - pollersInUse()
 	taken := 0
 	for takePoller() {
 		taken++
@@ -168,10 +168,19 @@ func TestTakePollerBound(t *testing.T) {
 			break
 		}
 	}
-	for range taken {
+	if taken != want {
+		t.Errorf("took %d poll slots, want %d (maxPollers %d)", taken, want, maxPollers)
+	}
+	releasePoller()
+	if !takePoller() && want > 0 {
+		t.Error("no slot after one was released")
+	} else if want > 0 {
 		releasePoller()
 	}
-	if taken > maxPollers || taken == 0 {
-		t.Errorf("took %d poll slots, want at most %d (and some)", taken, maxPollers)
+	for range taken - 1 {
+		releasePoller()
+	}
+	if n := pollersInUse(); n != maxPollers-want {
+		t.Errorf("%d poll slots in use after the releases, want %d", n, maxPollers-want)
 	}
 }
