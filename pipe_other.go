@@ -5,7 +5,6 @@ package openssh
 import (
 	"errors"
 	"os"
-	"time"
 )
 
 // growPipe does nothing: only Linux can resize a pipe.
@@ -49,9 +48,6 @@ const maxPollers = 0
 
 // pollersInUse is 0: no slots here.
 func pollersInUse() int { return 0 }
-
-// pollQuiet has no use here but in tests.
-const pollQuiet = 20 * time.Millisecond
 
 // pollRead reads p into b.
 func pollRead(p *os.File, b []byte, poll bool) (int, error) { return p.Read(b) }
