@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -22,44 +24,76 @@ import (
 // session's shell in a new session (setsid), so the shell's pid is also
 // the id of the process group that holds everything the command starts
 // (shells run with -c have no job control and start no group of their
-// own). The command line sent for a Cmd is wrapped so that the shell
-// first writes "<token> <pid>" to a private file (mode 600, under /tmp,
-// with a random name per Master and a slot number), then runs the
-// caller's line unchanged, then marks the file done and exits with the
-// line's status (POSIX form; csh and fish have their own):
+// own). The command line sent for a Cmd is wrapped so that the shell can
+// be found and its group signalled from a second session on the same
+// master.
+//
+// In POSIX shells (the usual case) nothing is written for that: the
+// wrapper starts with a random token, which sshd's "<shell> -c <line>"
+// puts in the shell's command line, then runs the caller's line unchanged
+// and exits with its status:
+//
+//	: T; <traps, see below>; <the line>
+//	exit $?
+//
+// The line starts on the wrapper's first line, so the shell's line numbers
+// ($LINENO, error messages) are the same, and nothing is written to stdout
+// or stderr. The exit after the line keeps the shell from replacing itself
+// with the line's last program. To stop the command, a second session runs
+// a small sh script that looks for a process whose second argument is "-c"
+// and whose command line holds the token (in /proc/*/cmdline on Linux, or
+// in ps's list elsewhere; the script holds the token in two halves, so
+// that it never finds itself, and the "-c" rule leaves out a local ssh
+// whose arguments hold the line, when the server is this machine). That
+// process is the shell or a child it forked and has not exec'd yet; either
+// way its process group is the shell's. The script sends TERM to the
+// group, waits up to the grace period for the group to be gone and then
+// sends KILL. Cmd.Signal sends one signal the same way. A normal command
+// thus costs the remote host no file and Close no session.
+//
+// A shell that exec's another program loses its command line, and with it
+// the token. So a line that may do that (it holds "exec", or "eval",
+// "source" or a "." command, which can run an exec the wrapper cannot
+// see), and every line for csh and fish, records its shell's pid instead:
+// the shell first writes "<token> <pid>" to a private file (mode 600,
+// under /tmp, with a random name per Master and a slot number), runs the
+// line, then marks the file done (POSIX form; csh and fish have their
+// own):
 //
 //	{ echo T $$ 1<>F; } 2>/dev/null; <the line>
 //	s=$?; { echo xT 1<>F; } 2>/dev/null; exit $s
 //
-// The line starts on the wrapper's first line, so the shell's line numbers
-// ($LINENO, error messages) are the same. Nothing is written to stdout or
-// stderr. To stop the command, a second session on the same master runs a
-// small sh script that reads the file, checks the token, sends TERM to the
-// process group, waits up to the grace period for the group to be gone and
-// then sends KILL. Cmd.Signal sends one signal the same way.
-//
-// The files are reused: a Master hands each running Cmd the lowest free
-// slot, so it has at most as many files as it ever ran commands at once,
-// and normal commands run no extra process to remove them. Close removes
-// them, in one session, when the master ran wrapped commands.
+// and the control scripts read the pid from the file, which they trust
+// only when the remote user owns it. These files are reused: a Master
+// hands each running Cmd the lowest free slot, so it has at most as many
+// files as it ever ran such commands at once. Close removes them, in one
+// session, when the master ran such commands. A line that replaces its
+// shell in a way the check cannot see (a function from a startup file
+// that calls exec) cannot be stopped or signalled remotely: the script
+// reports that it found no shell after 3 s, and the local side ends.
 //
 // In POSIX shells the wrapper also traps the common signals. The trap
-// records the signal's name in the file, restores the default action and
+// records the signal's name in a file (created with noclobber, mode 600;
+// for the pid-file form, its pid file), restores the default action and
 // sends the signal to the shell again, so the shell still dies of it (and
-// a trap the caller's line sets replaces the wrapper's). A shell runs a
-// trap only after its foreground child has ended: a signal sent to the
-// shell alone (not to its group, as the library sends it) now waits for
-// the child. Even a group signal reaches the shell alone when it lands
-// before the shell forks its next command, or reaches the child while it
-// still runs the shell's code between fork and exec (where the shell's
-// handler takes it and exec forgets it); the command then runs on and the
-// shell waits for it. So before a trapped signal the control scripts wait
-// (about 1 s at most) until the shell has a child whose command line is no
-// longer the shell's, that is one that has exec'd its program, and check
-// that it is still alive just before the kill (see waitChild). When a
-// session ends without an exit status (the shell was killed by a signal:
-// OpenSSH's mux client reports 255), Wait reads the file through a second
-// session and sets ExitError.Signal.
+// a trap the caller's line sets replaces the wrapper's). When a session
+// ends without an exit status (the shell was killed by a signal: OpenSSH's
+// mux client reports 255), Wait reads the file through a second session,
+// removes it, and sets ExitError.Signal. A command that was stopped or
+// signalled may have left such a file: the stop script removes it, and
+// Close removes what may be left.
+//
+// A shell runs a trap only after its foreground child has ended: a signal
+// sent to the shell alone (not to its group, as the library sends it) now
+// waits for the child. Even a group signal reaches the shell alone when it
+// lands before the shell forks its next command, or reaches the child
+// while it still runs the shell's code between fork and exec (where the
+// shell's handler takes it and exec forgets it); the command then runs on
+// and the shell waits for it. So before a trapped signal the control
+// scripts wait (about 1 s at most) until the shell has a child whose
+// command line is no longer the shell's, that is one that has exec'd its
+// program, and check that it is still alive just before the kill (see
+// waitChild).
 
 // shellFamily is the kind of remote shell the wrapper is written for.
 type shellFamily int
@@ -106,24 +140,30 @@ func (f shellFamily) quoter() Quoter {
 // leave the child running.
 var trappedSignals = []string{"INT", "QUIT", "TERM", "USR1", "USR2", "ALRM", "PIPE"}
 
-// remoteCtl is a Master's share of the mechanism: the file names and the
-// slots in use.
+// remoteCtl is a Master's share of the mechanism: the file names, the
+// slots in use, and the files that may be left.
 type remoteCtl struct {
-	mu     sync.Mutex
-	prefix string         // "/tmp/.goopenssh-<random>-"; "" until first use
-	inUse  map[int]bool   // slots of running commands
-	made   map[int]bool   // slots whose file was created (mode 600)
-	fam    shellFamily    // the family of the last wrapped command, for Close
-	closed bool           // Close has cleaned up: no more wrapping
-	active sync.WaitGroup // control sessions in flight
+	mu      sync.Mutex
+	prefix  string          // "/tmp/.goopenssh-<random>-"; "" until first use
+	inUse   map[int]bool    // slots of running commands
+	made    map[int]bool    // slots whose file was created (mode 600)
+	records map[string]bool // signal records of ended commands that may be left
+	fam     shellFamily     // the family of the last command with a pid file, for Close
+	closed  bool            // Close has cleaned up: no more wrapping
+	active  sync.WaitGroup  // control sessions in flight
 }
 
 // remoteRun is a Cmd's wrapped run.
 type remoteRun struct {
 	fam   shellFamily
-	slot  int
-	path  string
+	scan  bool   // found by its token in the process list; no pid file
+	slot  int    // the pid file's slot; -1 with scan
+	path  string // the pid file, or with scan the file a trap records a signal in
 	token string
+	// signalled is set once a signal may have reached the shell (a stop,
+	// Signal, or an end without exit status): a trap may have written
+	// path.
+	signalled atomic.Bool
 }
 
 // randHex returns n random bytes in hex.
@@ -133,8 +173,32 @@ func randHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// acquire takes a slot for a wrapped command; ok is false after Close.
-func (r *remoteCtl) acquire(fam shellFamily) (rr *remoteRun, first bool, ok bool) {
+// mayExec reports whether a POSIX line may replace its shell with another
+// program: it holds "exec", or runs code the wrapper cannot read ("eval",
+// "source", the "." command). The test is on the text, so it also fires
+// on words that merely contain these (an "executable" file name): such a
+// line only gets the pid file.
+func mayExec(line string) bool {
+	for _, w := range []string{"exec", "eval", "source"} {
+		if strings.Contains(line, w) {
+			return true
+		}
+	}
+	for i := 0; i < len(line); i++ {
+		if line[i] != '.' || (i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t') {
+			continue
+		}
+		if i == 0 || strings.IndexByte(" \t\n;&|(){}`!", line[i-1]) >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// acquire sets up the wrapper for a command: a POSIX line that cannot exec
+// is found by its token, any other gets a slot for its pid file. ok is
+// false after Close.
+func (r *remoteCtl) acquire(fam shellFamily, line string) (rr *remoteRun, first bool, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -144,6 +208,10 @@ func (r *remoteCtl) acquire(fam shellFamily) (rr *remoteRun, first bool, ok bool
 		r.prefix = "/tmp/.goopenssh-" + randHex(8) + "-"
 		r.inUse = map[int]bool{}
 		r.made = map[int]bool{}
+		r.records = map[string]bool{}
+	}
+	if fam == famPOSIX && !mayExec(line) {
+		return &remoteRun{fam: fam, scan: true, slot: -1, path: r.prefix + "s" + randHex(6), token: randHex(8)}, false, true
 	}
 	slot := 0
 	for r.inUse[slot] {
@@ -156,15 +224,21 @@ func (r *remoteCtl) acquire(fam shellFamily) (rr *remoteRun, first bool, ok bool
 	return &remoteRun{fam: fam, slot: slot, path: r.prefix + strconv.Itoa(slot), token: randHex(8)}, first, true
 }
 
-// release frees a slot.
+// release frees a slot, or notes a signal record that may be left.
 func (r *remoteCtl) release(rr *remoteRun) {
 	r.mu.Lock()
-	delete(r.inUse, rr.slot)
+	if rr.scan {
+		if rr.signalled.Load() {
+			r.records[rr.path] = true
+		}
+	} else {
+		delete(r.inUse, rr.slot)
+	}
 	r.mu.Unlock()
 }
 
-// wrap returns line wrapped for the family; first creates the file with
-// mode 600.
+// wrap returns line wrapped for the family; first creates the pid file
+// with mode 600.
 func (rr *remoteRun) wrap(line string, first bool) string {
 	f, t := rr.path, rr.token
 	switch rr.fam {
@@ -189,6 +263,17 @@ func (rr *remoteRun) wrap(line string, first bool) string {
 		return "test -w /tmp; and " + rec + "; " + line +
 			"\nset -l _goopenssh_s $status; test -w " + f + "; and echo x" + t + " >" + f + "; exit $_goopenssh_s"
 	}
+	var b strings.Builder
+	if rr.scan {
+		// The token first, where ps shows it after "-c". The trap's
+		// shell is about to die: its umask and noclobber can change.
+		b.WriteString(": " + t + "; _goopenssh_sig() { trap - $1; umask 077; { set -C; echo " + t + " $$ $1 >" + f + "; } 2>/dev/null; kill -$1 $$; }; ")
+		for _, s := range trappedSignals {
+			b.WriteString("trap '_goopenssh_sig " + s + "' " + s + "; ")
+		}
+		b.WriteString(line + "\nexit $?")
+		return b.String()
+	}
 	// 1<> writes over the start of the file without truncating it (the
 	// readers take the first line): truncating and writing again costs a
 	// block allocation at close on ext4 (auto_da_alloc), which more than
@@ -198,7 +283,6 @@ func (rr *remoteRun) wrap(line string, first bool) string {
 	if first {
 		rec = "(umask 077; " + rec + ")"
 	}
-	var b strings.Builder
 	b.WriteString("_goopenssh_sig() { trap - $1; { echo " + t + " $$ $1 1<>" + f + "; } 2>/dev/null; kill -$1 $$; }; ")
 	for _, s := range trappedSignals {
 		b.WriteString("trap '_goopenssh_sig " + s + "' " + s + "; ")
@@ -207,14 +291,46 @@ func (rr *remoteRun) wrap(line string, first bool) string {
 	return b.String()
 }
 
-// The control scripts, run by sh in a second session. waitPID waits up to
-// 3 s for the wrapper to have written the file (the command may not have
-// started yet) and sets p to its pid; it exits when the command is done.
+// locate is the start of the control scripts, run by sh in a second
+// session: it sets p to the remote process group of the command, waiting
+// up to 3 s for it (the command may not have started yet), prints "found"
+// on stdout, and exits when the command is over.
+func (rr *remoteRun) locate() string {
+	if rr.scan {
+		return rr.findPID()
+	}
+	return rr.waitPID()
+}
+
+// findPID looks for the shell by its token (see the top of the file). On
+// Linux it reads /proc: the processes whose command line holds the token,
+// of those the ones whose second argument is "-c", and the group from
+// their stat line (the fields after the last ") ": state, ppid, pgrp).
+// Elsewhere it asks ps (-ww: BSD ps cuts lines at 79 columns when its
+// output is not a terminal), with the token in awk's environment, not in
+// its arguments. It cannot tell a command that has not started from one
+// that is over: the Cmd stops the script when its session ends before
+// "found".
+func (rr *remoteRun) findPID() string {
+	h := len(rr.token) / 2
+	return "t1=" + rr.token[:h] + " t2=" + rr.token[h:] + " n=0 p=; T=$t1$t2; export T; " +
+		`while :; do if [ -r /proc/$$/stat ]; then ` +
+		`for f in $(grep -lF -e "$t1$t2" /proc/[0-9]*/cmdline 2>/dev/null); do ` +
+		`[ "$(tr '\000' '\n' 2>/dev/null <$f | sed -n 2p)" = -c ] || continue; ` +
+		`read s 2>/dev/null <${f%cmdline}stat || continue; s=${s##*) }; set -- $s; p=$3; break; done; ` +
+		`else p=$(ps -A -ww -o pgid= -o args= 2>/dev/null | awk 'index($0, " -c : " ENVIRON["T"] ";") { print $1; exit }'); fi; ` +
+		`[ -n "$p" ] && break; n=$((n+1)); ` +
+		`[ $n -gt 30 ] && { echo "no remote shell runs the command after 3 s (a line that exec's through a function cannot be signalled)" >&2; exit 3; }; ` +
+		`sleep 0.1 2>/dev/null || sleep 1; done; echo found; `
+}
+
+// waitPID waits for the shell to have written its pid file, owned by the
+// remote user, and sets p to its pid; it exits when the command is done.
 func (rr *remoteRun) waitPID() string {
 	return "f=" + rr.path + " t=" + rr.token + " n=0; " +
-		`while :; do read x p s 2>/dev/null <"$f" && { [ "$x" = "$t" ] && break; [ "$x" = "x$t" ] && exit 0; }; ` +
+		`while :; do [ -O "$f" ] && read x p s 2>/dev/null <"$f" && { [ "$x" = "$t" ] && break; [ "$x" = "x$t" ] && exit 0; }; ` +
 		`n=$((n+1)); [ $n -gt 30 ] && { echo "no pid recorded in $f after 3 s" >&2; exit 3; }; ` +
-		`sleep 0.1 2>/dev/null || sleep 1; done; `
+		`sleep 0.1 2>/dev/null || sleep 1; done; echo found; `
 }
 
 // waitChild, for a signal the POSIX wrapper traps, waits until the shell
@@ -265,7 +381,12 @@ func isTrapped(sig string) bool {
 // after grace.
 func (rr *remoteRun) stopScript(grace time.Duration) string {
 	tenths := int((grace + 99*time.Millisecond) / (100 * time.Millisecond))
-	return rr.waitPID() + rr.waitChild("TERM") + "kill -TERM -$p 2>/dev/null || exit 0; n=0; " +
+	pre := ""
+	if rr.scan {
+		// The TERM's trap may record it: nobody reads that record.
+		pre = "trap 'rm -f " + rr.path + "' EXIT; "
+	}
+	return pre + rr.locate() + rr.waitChild("TERM") + "kill -TERM -$p 2>/dev/null || exit 0; n=0; " +
 		"while kill -0 -$p 2>/dev/null; do n=$((n+1)); " +
 		"if [ $n -gt " + strconv.Itoa(tenths) + " ]; then kill -KILL -$p 2>/dev/null; exit 0; fi; " +
 		"sleep 0.1 2>/dev/null || sleep 1; done"
@@ -273,11 +394,17 @@ func (rr *remoteRun) stopScript(grace time.Duration) string {
 
 // signalScript sends one signal to the group.
 func (rr *remoteRun) signalScript(sig string) string {
-	return rr.waitPID() + rr.waitChild(sig) + "kill -" + sig + " -$p"
+	return rr.locate() + rr.waitChild(sig) + "kill -" + sig + " -$p"
 }
 
-// readScript prints the first line of the file.
-func (rr *remoteRun) readScript() string { return "read l <" + rr.path + " && echo \"$l\"" }
+// readScript prints the first line of the file; with scan, the file is
+// the signal record, removed once read.
+func (rr *remoteRun) readScript() string {
+	if rr.scan {
+		return "[ -O " + rr.path + " ] && read l <" + rr.path + " && echo \"$l\"; rm -f " + rr.path
+	}
+	return "[ -O " + rr.path + " ] && read l <" + rr.path + " && echo \"$l\""
+}
 
 // ctlLine returns the line that runs script with sh, quoted for the
 // family's shell.
@@ -291,11 +418,12 @@ func ctlLine(fam shellFamily, script string) (string, error) {
 // sessions, so that it can run while commands hold every other slot. ctx
 // ends it.
 func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, err error) {
-	return m.runCtlOn(ctx, m.be, line)
+	return m.runCtlOn(ctx, m.be, line, nil)
 }
 
-// runCtlOn is runCtl on the given backend.
-func (m *Master) runCtlOn(ctx context.Context, be backend, line string) (out, errOut []byte, err error) {
+// runCtlOn is runCtl on the given backend; found, when not nil, is closed
+// when the script first writes to its standard output.
+func (m *Master) runCtlOn(ctx context.Context, be backend, line string, found chan struct{}) (out, errOut []byte, err error) {
 	m.rctl.active.Add(1)
 	defer m.rctl.active.Done()
 	// A free slot of the commands', or else the one kept for this.
@@ -343,7 +471,15 @@ func (m *Master) runCtlOn(ctx context.Context, be backend, line string) (out, er
 	var wg sync.WaitGroup
 	var ob, eb bytes.Buffer
 	wg.Add(2)
-	go func() { defer wg.Done(); ob.ReadFrom(or); or.Close() }()
+	go func() {
+		defer wg.Done()
+		if found != nil {
+			readNotify(or, &ob, found)
+		} else {
+			ob.ReadFrom(or)
+		}
+		or.Close()
+	}()
 	go func() { defer wg.Done(); eb.ReadFrom(er); er.Close() }()
 	select {
 	case <-sess.done():
@@ -359,6 +495,53 @@ func (m *Master) runCtlOn(ctx context.Context, be backend, line string) (out, er
 	return ob.Bytes(), eb.Bytes(), nil
 }
 
+// readNotify copies r into b and closes found at the first byte.
+func readNotify(r io.Reader, b *bytes.Buffer, found chan struct{}) {
+	buf := make([]byte, 512)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if b.Len() == 0 {
+				close(found)
+			}
+			b.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// runCtlFor runs a control script of the Cmd (see locate) with ctx, and
+// ends it when the command's session ends before the script has found the
+// remote group: then there is nothing left to find. ended says so.
+func (c *Cmd) runCtlFor(ctx context.Context, line string) (errOut []byte, ended bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	found := make(chan struct{})
+	done := make(chan struct{})
+	var gone atomic.Bool
+	go func() {
+		select {
+		case <-c.sess.done():
+			select {
+			case <-found:
+			default:
+				gone.Store(true)
+				cancel()
+			}
+		case <-found:
+		case <-done:
+		}
+	}()
+	_, errOut, err = c.m.runCtlOn(ctx, c.m.be, line, found)
+	close(done)
+	if gone.Load() {
+		return nil, true, nil
+	}
+	return errOut, false, err
+}
+
 // cleanupRemote removes the Master's files and stops wrapping commands:
 // from Close all of them, from Stop those of the commands that have ended
 // (the running ones still need theirs).
@@ -369,12 +552,17 @@ func (m *Master) cleanupRemote(all bool) {
 	prefix, fam := r.prefix, r.fam
 	var files []string
 	if all {
-		files = []string{prefix + "[0-9]*"}
+		if len(r.made) > 0 || len(r.records) > 0 {
+			files = []string{prefix + "*"}
+		}
 	} else {
 		for slot := range r.made {
 			if !r.inUse[slot] {
 				files = append(files, prefix+strconv.Itoa(slot))
 			}
+		}
+		for f := range r.records {
+			files = append(files, f)
 		}
 	}
 	r.mu.Unlock()
@@ -388,7 +576,7 @@ func (m *Master) cleanupRemote(all bool) {
 	// Close); csh and fish fail a glob that matches nothing, so they get
 	// sh. The names are the library's own: nothing in them to quote.
 	line := "rm -f " + strings.Join(files, " ")
-	if fam != famPOSIX {
+	if fam == famCsh || fam == famFish {
 		var err error
 		if line, err = ctlLine(fam, line); err != nil {
 			return
@@ -399,7 +587,7 @@ func (m *Master) cleanupRemote(all bool) {
 	// Over the mux protocol on both transports (the kept control
 	// connection proves the master speaks it): when many masters close at
 	// once, an ssh process each for this cleanup is what takes the time.
-	if _, _, err := m.runCtlOn(ctx, &muxBackend{m: m}, line); err != nil {
+	if _, _, err := m.runCtlOn(ctx, &muxBackend{m: m}, line, nil); err != nil {
 		m.log.Debug("openssh: removing the remote pid files failed", "host", m.host, "err", err)
 	}
 }
@@ -416,7 +604,7 @@ func (c *Cmd) wrapLine(line string) string {
 	if fam == famNone {
 		return line
 	}
-	rr, first, ok := c.m.rctl.acquire(fam)
+	rr, first, ok := c.m.rctl.acquire(fam, line)
 	if !ok {
 		return line
 	}
@@ -484,10 +672,11 @@ func (c *Cmd) stop() {
 	c.stopDone = make(chan struct{})
 	ctlDone := make(chan struct{})
 	var ctlErr error
+	c.rr.signalled.Store(true)
 	go func() {
 		defer close(c.stopDone)
 		defer cancel()
-		_, eout, err := c.m.runCtl(ctx, line)
+		eout, _, err := c.runCtlFor(ctx, line)
 		if err != nil || len(eout) > 0 {
 			c.m.log.Debug("openssh: stopping the remote command", "host", c.m.host, "err", err, "stderr", string(eout))
 		}
@@ -563,7 +752,11 @@ func (c *Cmd) Signal(sig os.Signal) error {
 	}
 	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
 	defer cancel()
-	_, eout, err := c.m.runCtl(ctx, line)
+	c.rr.signalled.Store(true)
+	eout, ended, err := c.runCtlFor(ctx, line)
+	if ended {
+		return nil // it ended meanwhile, as a kill(2) that comes late
+	}
 	if err != nil {
 		return &Error{Code: CodeSlaveFailed, Op: "signal", Host: c.m.host, Err: err}
 	}
@@ -586,9 +779,13 @@ func (c *Cmd) remoteSignal() string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	c.rr.signalled.Store(true)
 	out, _, err := c.m.runCtl(ctx, line)
 	if err != nil {
 		return ""
+	}
+	if c.rr.scan {
+		c.rr.signalled.Store(false) // the script removed the record
 	}
 	first, _, _ := strings.Cut(string(out), "\n")
 	f := strings.Fields(first)

@@ -324,6 +324,46 @@ func TestRemoteSignal(t *testing.T) {
 			}
 			waitRemoteGone(t, m, s)
 		})
+		t.Run("Record", func(t *testing.T) {
+			// The record of the signal is read and removed by Wait
+			// (the server is local: its /tmp is ours).
+			c := m.Command(t.Context(), "kill -USR1 $$")
+			var ee *ExitError
+			if err := c.Run(); !errors.As(err, &ee) || ee.Signal != "USR1" {
+				t.Fatalf("err %v, want ExitError.Signal USR1", err)
+			}
+			if _, err := os.Stat(c.rr.path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the record %s is left: %v", c.rr.path, err)
+			}
+			m.rctl.mu.Lock()
+			left := m.rctl.records[c.rr.path]
+			m.rctl.mu.Unlock()
+			if left {
+				t.Errorf("a record that Wait removed is kept for Close")
+			}
+		})
+		t.Run("HiddenExec", func(t *testing.T) {
+			// A function that exec's (quoted so that the line does not
+			// show it) replaces the shell: it cannot be found, and
+			// Signal says so.
+			s := uniqueSleep()
+			c := m.Command(t.Context(), "f() { ex''ec "+s+"; }; f")
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitRemoteUp(t, m, s)
+			err := c.Signal(syscall.SIGTERM)
+			var e *Error
+			if !errors.As(err, &e) || !strings.Contains(err.Error(), "no remote shell runs the command after 3 s") {
+				t.Errorf("Signal: %v, want the shell not found", err)
+			}
+			// "[s]leep" does not match pkill's own shell.
+			if err := m.System(t.Context(), "pkill -f '[s]"+s[1:]+"'"); err != nil {
+				t.Errorf("pkill: %v", err)
+			}
+			c.Wait()
+			waitRemoteGone(t, m, s)
+		})
 		t.Run("BadUse", func(t *testing.T) {
 			var ae *ArgError
 			c := m.Command(t.Context(), "true")
@@ -415,16 +455,17 @@ func TestWrapperTransparent(t *testing.T) {
 			})
 		}
 		t.Run("Unwritable", func(t *testing.T) {
-			// The pid file cannot be written (here: a directory in its
-			// place; a read-only /tmp fails the same way): the command runs,
-			// its output and status unchanged.
+			// A line that may exec records its pid in a file. The file
+			// cannot be written (here: a directory in its place; a
+			// read-only /tmp fails the same way): the command runs, its
+			// output and status unchanged.
 			if os.Geteuid() != 0 {
 				skipOrFail(t, "needs root: the remote account must not own the blocker")
 			}
-			if err := m.System(t.Context(), "true"); err != nil {
+			if err := m.System(t.Context(), "exec true"); err != nil {
 				t.Fatal(err)
 			}
-			busy := m.Command(t.Context(), "sleep 5") // holds slot 0
+			busy := m.Command(t.Context(), "exec sleep 5") // holds slot 0
 			if err := busy.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -435,7 +476,7 @@ func TestWrapperTransparent(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer os.Remove(blocker)
-			c := m.Command(t.Context(), "echo out; echo err >&2; exit 3")
+			c := m.Command(t.Context(), "echo out; echo err >&2; exec sh -c 'exit 3'")
 			var out, errb bytes.Buffer
 			c.Stdout, c.Stderr = &out, &errb
 			err := c.Run()
@@ -448,11 +489,35 @@ func TestWrapperTransparent(t *testing.T) {
 			}
 		})
 		t.Run("Files", func(t *testing.T) {
-			// The server is local: its /tmp is ours.
-			if err := m.System(t.Context(), "true"); err != nil {
+			// The server is local: its /tmp is ours. A plain line adds
+			// no file, and nothing for Close to remove.
+			count := func() (files, made, records int) {
+				left, _ := filepath.Glob(m.rctl.prefix + "*")
+				m.rctl.mu.Lock()
+				defer m.rctl.mu.Unlock()
+				return len(left), len(m.rctl.made), len(m.rctl.records)
+			}
+			f0, m0, r0 := count()
+			c := m.Command(t.Context(), "true")
+			if err := c.Run(); err != nil {
 				t.Fatal(err)
 			}
 			prefix := m.rctl.prefix
+			if !c.rr.scan {
+				t.Errorf("a plain line got a pid file")
+			}
+			if f1, m1, r1 := count(); f1 != f0 || m1 != m0 || r1 != r0 {
+				t.Errorf("a plain command changed the files (%d to %d), pid files (%d to %d) or records (%d to %d)", f0, f1, m0, m1, r0, r1)
+			}
+			// A line that may exec gets a private pid file, marked done
+			// when the line ends (here it does not exec).
+			c = m.Command(t.Context(), "echo exec")
+			if err := c.Run(); err != nil {
+				t.Fatal(err)
+			}
+			if c.rr.scan || c.rr.slot != 0 {
+				t.Errorf("a line with exec was left to the process list, or not in slot 0")
+			}
 			st, err := os.Stat(prefix + "0")
 			if err != nil {
 				t.Fatal(err)
@@ -469,6 +534,33 @@ func TestWrapperTransparent(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestMayExec: the lines that get a pid file instead of being found by
+// their token.
+func TestMayExec(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want bool
+	}{
+		{"true", false},
+		{"echo a.b; ls ./x ../y", false},
+		{"cd /tmp && make", false},
+		{"printf %s '.'", false},
+		{"exec sleep 1", true},
+		{"cd /x; exec 2>&1; run", true},
+		{"eval \"$x\"", true},
+		{"source ~/.profile; run", true},
+		{". ./env.sh && run", true},
+		{"a; . x", true},
+		{"(. x)", true},
+		{"./executable", true}, // the text test is coarse: a pid file, nothing worse
+		{".", true},
+	} {
+		if got := mayExec(tc.line); got != tc.want {
+			t.Errorf("mayExec(%q) = %v, want %v", tc.line, got, tc.want)
+		}
+	}
 }
 
 // TestWrapperLoginShells: with each shell as the remote account's login
@@ -539,6 +631,20 @@ func TestWrapperLoginShells(t *testing.T) {
 				cancel()
 				if err := c.Wait(); !errors.Is(err, context.Canceled) {
 					t.Errorf("err %v, want context.Canceled", err)
+				}
+				waitRemoteGone(t, m, s)
+				// A line that exec's loses the token: it is stopped
+				// through its pid file.
+				s = uniqueSleep()
+				ctx, cancel = context.WithCancel(t.Context())
+				c = m.Command(ctx, "exec "+s)
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				waitRemoteUp(t, m, s)
+				cancel()
+				if err := c.Wait(); !errors.Is(err, context.Canceled) {
+					t.Errorf("exec: err %v, want context.Canceled", err)
 				}
 				waitRemoteGone(t, m, s)
 				// Close removes the pid files (the server runs on this
