@@ -51,7 +51,7 @@ type Master struct {
 	proc *procBackend // for what needs a process whatever the transport
 	ctl  *ctlConn     // the kept control connection (backend.go)
 
-	rctl remoteCtl // the pid files of wrapped commands (remotectl.go)
+	rctl remoteCtl // the stop wrapper's share (remotectl.go)
 }
 
 type masterState int
@@ -664,8 +664,9 @@ func (m *Master) Check(ctx context.Context) error {
 // Stop tells the master to stop accepting new sessions (the request of
 // "ssh -O stop"): its socket is removed, sessions already running go on,
 // and the master exits when the last of them ends (at once when none is
-// open). The pid files of the commands that have ended (see
-// [Cmd]) are removed first, in one session. Every later operation fails with [ErrMasterStopped], as in
+// open). The stop wrapper's files of the commands that have ended (see
+// [Cmd]), when there are any, are removed first, in one session. Every
+// later operation fails with [ErrMasterStopped], as in
 // Net::OpenSSH. Close still reaps the master process.
 func (m *Master) Stop(ctx context.Context) error {
 	if err := m.WaitForMaster(ctx); err != nil {
@@ -686,8 +687,9 @@ func (m *Master) Stop(ctx context.Context) error {
 // exit", sent over the control connection), then, if it has not exited
 // after about 2 s, sends SIGTERM and, 3 s later, SIGKILL to its process
 // group; it reaps the process and removes the socket. Before that, when
-// commands ran with the stop wrapper (see [Cmd]), one session removes
-// their pid files on the remote host. A master the Master does not own (external
+// the stop wrapper (see [Cmd]) may have left files on the remote host (a
+// line that may exec ran, a command under csh or fish, or one that was
+// stopped or signalled), one session removes them. A master the Master does not own (external
 // or disowned) is left running. Close is idempotent; after it every
 // operation fails with [ErrClosed].
 func (m *Master) Close() error {

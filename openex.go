@@ -44,13 +44,20 @@ import (
 // StopGrace, through a second session on the same master, and the local
 // side ends. Over both transports, with or without Tty. This works for
 // remote shells of the POSIX, csh and fish families, through a wrapper
-// around the command line (see remotectl.go): the shell records its pid
-// in a private file under /tmp before running the line, which runs
-// unchanged, with the same output and exit status (one difference: a line
-// whose syntax error is found only at its end is reported by the shell at
-// its line 2). A process that leaves the group (setsid, a daemon, a shell
-// with job control on) is not reached. [Cmd.Signal] sends a signal the
-// same way. The Master reuses the files; Close removes them. Set KeepRemote to leave the remote command
+// around the command line (see remotectl.go). The line runs unchanged,
+// with the same output and exit status (one difference: a line whose
+// syntax error is found only at its end is reported by the shell at its
+// line 2). Under a POSIX shell the line starts with a random token, and
+// the second session finds the shell by it in the process list (/proc on
+// Linux, ps elsewhere): nothing is written on the remote host. A line
+// that may replace its shell (it holds exec, eval, source or a "."
+// command), and every line under csh or fish, has its shell record its
+// pid in a private file under /tmp first; the Master reuses these files
+// and Close removes them. A line that exec's in a way its text does not
+// show (through a function from a startup file) cannot be stopped or
+// signalled remotely. A process that leaves the group (setsid, a daemon, a
+// shell with job control on) is not reached. [Cmd.Signal] sends a signal
+// the same way. Set KeepRemote to leave the remote command
 // running: then only the local side ends (the local ssh gets SIGTERM, then
 // SIGKILL after the grace period; over [TransportMux] the session's
 // control connection is closed), and a remote command without a tty goes
