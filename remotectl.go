@@ -150,6 +150,7 @@ type remoteCtl struct {
 	records map[string]bool // signal records of ended commands that may be left
 	fam     shellFamily     // the family of the last command with a pid file, for Close
 	closed  bool            // Close has cleaned up: no more wrapping
+	usePS   bool            // tests: find shells with ps on Linux too
 	active  sync.WaitGroup  // control sessions in flight
 }
 
@@ -157,6 +158,7 @@ type remoteCtl struct {
 type remoteRun struct {
 	fam   shellFamily
 	scan  bool   // found by its token in the process list; no pid file
+	usePS bool   // with scan: ps even where /proc is (tests)
 	slot  int    // the pid file's slot; -1 with scan
 	path  string // the pid file, or with scan the file a trap records a signal in
 	token string
@@ -211,7 +213,7 @@ func (r *remoteCtl) acquire(fam shellFamily, line string) (rr *remoteRun, first 
 		r.records = map[string]bool{}
 	}
 	if fam == famPOSIX && !mayExec(line) {
-		return &remoteRun{fam: fam, scan: true, slot: -1, path: r.prefix + "s" + randHex(6), token: randHex(8)}, false, true
+		return &remoteRun{fam: fam, scan: true, usePS: r.usePS, slot: -1, path: r.prefix + "s" + randHex(6), token: randHex(8)}, false, true
 	}
 	slot := 0
 	for r.inUse[slot] {
@@ -304,21 +306,27 @@ func (rr *remoteRun) locate() string {
 
 // findPID looks for the shell by its token (see the top of the file). On
 // Linux it reads /proc: the processes whose command line holds the token,
-// of those the ones whose second argument is "-c", and the group from
-// their stat line (the fields after the last ") ": state, ppid, pgrp).
-// Elsewhere it asks ps (-ww: BSD ps cuts lines at 79 columns when its
-// output is not a terminal), with the token in awk's environment, not in
-// its arguments. It cannot tell a command that has not started from one
+// of those the ones the remote user runs and whose second argument is
+// "-c", and the group from their stat line (the fields after the last
+// ") ": state, ppid, pgrp). Elsewhere it asks ps (-ww: BSD ps cuts lines
+// at 79 columns when its output is not a terminal), with the token in
+// awk's environment, not in its arguments. The owner test keeps another
+// user, who can read the token in ps, from hiding the shell behind a
+// process of their own that the kill cannot reach. It cannot tell a command that has not started from one
 // that is over: the Cmd stops the script when its session ends before
 // "found".
 func (rr *remoteRun) findPID() string {
 	h := len(rr.token) / 2
+	proc := "[ -r /proc/$$/stat ]"
+	if rr.usePS {
+		proc = "false"
+	}
 	return "t1=" + rr.token[:h] + " t2=" + rr.token[h:] + " n=0 p=; T=$t1$t2; export T; " +
-		`while :; do if [ -r /proc/$$/stat ]; then ` +
+		`while :; do if ` + proc + `; then ` +
 		`for f in $(grep -lF -e "$t1$t2" /proc/[0-9]*/cmdline 2>/dev/null); do ` +
-		`[ "$(tr '\000' '\n' 2>/dev/null <$f | sed -n 2p)" = -c ] || continue; ` +
+		`[ -O ${f%cmdline} ] && [ "$(tr '\000' '\n' 2>/dev/null <$f | sed -n 2p)" = -c ] || continue; ` +
 		`read s 2>/dev/null <${f%cmdline}stat || continue; s=${s##*) }; set -- $s; p=$3; break; done; ` +
-		`else p=$(ps -A -ww -o pgid= -o args= 2>/dev/null | awk 'index($0, " -c : " ENVIRON["T"] ";") { print $1; exit }'); fi; ` +
+		`else U=$(id -u); export U; p=$(ps -A -ww -o uid= -o pgid= -o args= 2>/dev/null | awk '$1 == ENVIRON["U"] && index($0, " -c : " ENVIRON["T"] ";") { print $2; exit }'); fi; ` +
 		`[ -n "$p" ] && break; n=$((n+1)); ` +
 		`[ $n -gt 30 ] && { echo "no remote shell runs the command after 3 s (a line that exec's through a function cannot be signalled)" >&2; exit 3; }; ` +
 		`sleep 0.1 2>/dev/null || sleep 1; done; echo found; `

@@ -175,6 +175,56 @@ func TestStopRemote(t *testing.T) {
 			}
 			waitRemoteGone(t, m, s)
 		})
+		t.Run("Exec", func(t *testing.T) {
+			// A line that exec's is found through its pid file.
+			s := uniqueSleep()
+			ctx, cancel := context.WithCancel(t.Context())
+			c := m.Command(ctx, "exec "+s)
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			if c.rr == nil || c.rr.scan {
+				t.Fatalf("exec line: no pid file")
+			}
+			waitRemoteUp(t, m, s)
+			cancel()
+			if err := c.Wait(); !errors.Is(err, context.Canceled) {
+				t.Errorf("err %v, want context.Canceled", err)
+			}
+			waitRemoteGone(t, m, s)
+		})
+		t.Run("PS", func(t *testing.T) {
+			// The shell found with ps, as on the BSDs and macOS; with a
+			// tty on the process transport the local ssh, which holds
+			// the line in its arguments, leads a session too.
+			m.rctl.mu.Lock()
+			m.rctl.usePS = true
+			m.rctl.mu.Unlock()
+			defer func() {
+				m.rctl.mu.Lock()
+				m.rctl.usePS = false
+				m.rctl.mu.Unlock()
+			}()
+			for _, tty := range []bool{false, true} {
+				s := uniqueSleep()
+				ctx, cancel := context.WithCancel(t.Context())
+				c := m.Command(ctx, s)
+				c.Tty = tty
+				c.Stdout = io.Discard
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				if c.rr == nil || !c.rr.usePS {
+					t.Fatalf("not set up for ps")
+				}
+				waitRemoteUp(t, m, s)
+				cancel()
+				if err := c.Wait(); !errors.Is(err, context.Canceled) {
+					t.Errorf("tty %v: err %v, want context.Canceled", tty, err)
+				}
+				waitRemoteGone(t, m, s)
+			}
+		})
 		t.Run("KeepRemote", func(t *testing.T) {
 			s := uniqueSleep()
 			ctx, cancel := context.WithCancel(t.Context())
