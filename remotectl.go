@@ -723,7 +723,11 @@ func (c *Cmd) stop() {
 // It needs a started command whose remote shell the library can control
 // (POSIX, csh or fish; not KeepRemote, not a login shell or a subsystem);
 // otherwise it returns an [*ArgError]. A command that has just started
-// may not have recorded its pid yet: Signal waits for it up to 3 s.
+// may not run on the remote host yet: Signal waits for its shell up to
+// 3 s. A command that ends meanwhile gets no signal, and Signal returns
+// nil, as a kill(2) that comes too late. A line that replaces its shell in
+// a way its text does not show (see [Cmd]) cannot be found: Signal then
+// returns an [*Error] that says so.
 //
 // Through a POSIX shell, INT, QUIT, TERM, USR1, USR2, ALRM and PIPE are
 // trapped by the library's wrapper (to report the signal in
