@@ -313,8 +313,10 @@ func (rr *remoteRun) locate() string {
 // awk's environment, not in its arguments. The owner test keeps another
 // user, who can read the token in ps, from hiding the shell behind a
 // process of their own that the kill cannot reach. It cannot tell a command that has not started from one
-// that is over: the Cmd stops the script when its session ends before
-// "found".
+// that is over: the Cmd ends the script's session when the command's
+// ends before "found". A dot on stdout each round makes the script die of
+// SIGPIPE (or exit) soon after sshd has closed that session, instead of
+// holding one of the server's sessions for the rest of the 3 s.
 func (rr *remoteRun) findPID() string {
 	h := len(rr.token) / 2
 	proc := "[ -r /proc/$$/stat ]"
@@ -327,7 +329,7 @@ func (rr *remoteRun) findPID() string {
 		`[ -O ${f%cmdline} ] && [ "$(tr '\000' '\n' 2>/dev/null <$f | sed -n 2p)" = -c ] || continue; ` +
 		`read s 2>/dev/null <${f%cmdline}stat || continue; s=${s##*) }; set -- $s; p=$3; break; done; ` +
 		`else U=$(id -u); export U; p=$(ps -A -ww -o uid= -o pgid= -o args= 2>/dev/null | awk '$1 == ENVIRON["U"] && index($0, " -c : " ENVIRON["T"] ";") { print $2; exit }'); fi; ` +
-		`[ -n "$p" ] && break; n=$((n+1)); ` +
+		`[ -n "$p" ] && break; echo . || exit 0; n=$((n+1)); ` +
 		`[ $n -gt 30 ] && { echo "no remote shell runs the command after 3 s (a line that exec's through a function cannot be signalled)" >&2; exit 3; }; ` +
 		`sleep 0.1 2>/dev/null || sleep 1; done; echo found; `
 }
@@ -430,7 +432,7 @@ func (m *Master) runCtl(ctx context.Context, line string) (out, errOut []byte, e
 }
 
 // runCtlOn is runCtl on the given backend; found, when not nil, is closed
-// when the script first writes to its standard output.
+// when the script writes "found" to its standard output.
 func (m *Master) runCtlOn(ctx context.Context, be backend, line string, found chan struct{}) (out, errOut []byte, err error) {
 	m.rctl.active.Add(1)
 	defer m.rctl.active.Done()
@@ -493,6 +495,10 @@ func (m *Master) runCtlOn(ctx context.Context, be backend, line string, found ch
 	case <-sess.done():
 	case <-ctx.Done():
 		sess.end(time.Second)
+		// The master holds the other ends of the pipes until the remote
+		// script ends, which may be seconds away: stop reading now.
+		or.Close()
+		er.Close()
 	}
 	sess.wait()
 	linger = sess.linger()
@@ -503,16 +509,18 @@ func (m *Master) runCtlOn(ctx context.Context, be backend, line string, found ch
 	return ob.Bytes(), eb.Bytes(), nil
 }
 
-// readNotify copies r into b and closes found at the first byte.
+// readNotify copies r into b and closes found once "found" has come.
 func readNotify(r io.Reader, b *bytes.Buffer, found chan struct{}) {
 	buf := make([]byte, 512)
+	closed := false
 	for {
 		n, err := r.Read(buf)
 		if n > 0 {
-			if b.Len() == 0 {
-				close(found)
-			}
 			b.Write(buf[:n])
+			if !closed && bytes.Contains(b.Bytes(), []byte("found")) {
+				close(found)
+				closed = true
+			}
 		}
 		if err != nil {
 			return

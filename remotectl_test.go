@@ -175,6 +175,25 @@ func TestStopRemote(t *testing.T) {
 			}
 			waitRemoteGone(t, m, s)
 		})
+		t.Run("EndsWhileLooking", func(t *testing.T) {
+			// A command that ends by itself while the stop script looks
+			// for its shell (which then finds none, for up to 3 s):
+			// Wait returns once the session is over.
+			for i := range 20 {
+				ctx, cancel := context.WithCancel(t.Context())
+				c := m.Command(ctx, "true")
+				if err := c.Start(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Duration(i%5) * time.Millisecond)
+				t0 := time.Now()
+				cancel()
+				c.Wait()
+				if d := time.Since(t0); d > 2500*time.Millisecond {
+					t.Errorf("round %d: Wait took %v after cancel", i, d)
+				}
+			}
+		})
 		t.Run("Exec", func(t *testing.T) {
 			// A line that exec's is found through its pid file.
 			s := uniqueSleep()
