@@ -425,10 +425,6 @@ func (m *Master) loginLoop(loopCtx, ctx context.Context, p *masterProc, ready ch
 // safetyPoll is the polling interval while an inotify watch is set.
 const safetyPoll = 500 * time.Millisecond
 
-// noInotify turns the inotify watch off (set by a benchmark, to measure
-// polling alone).
-var noInotify bool
-
 // waitSocket waits for the master's control socket to appear, for the
 // process to exit, for a login failure or for a deadline.
 func (m *Master) waitSocket(loopCtx, ctx context.Context, p *masterProc) error {

@@ -42,6 +42,13 @@ type socketWatch struct {
 	name string
 }
 
+// noInotify turns the inotify watch off (set by a benchmark through
+// setPollOnly, to measure polling alone).
+var noInotify bool
+
+// setPollOnly turns the inotify watch off or back on.
+func setPollOnly(on bool) { noInotify = on }
+
 // watchSocket starts watching for path. It returns nil when inotify is
 // not available (the per-user limit of instances or watches is reached,
 // for one); the caller then polls.

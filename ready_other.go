@@ -6,6 +6,9 @@ package openssh
 // control socket is found by polling alone.
 type socketWatch struct{}
 
+// setPollOnly does nothing: here polling is all there is.
+func setPollOnly(bool) {}
+
 // watchSocket returns nil: the caller polls.
 func watchSocket(string) *socketWatch { return nil }
 

@@ -112,8 +112,8 @@ func BenchmarkMasterReady(b *testing.B) {
 
 func benchReady(b *testing.B, srv *sshtest.Server, n int) {
 	round := func(poll bool) (median, worst time.Duration) {
-		noInotify = poll
-		defer func() { noInotify = false }()
+		setPollOnly(poll)
+		defer setPollOnly(false)
 		dir := testCtlDir(b)
 		times := make([]time.Duration, n)
 		masters := make([]*Master, n)
