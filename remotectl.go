@@ -176,25 +176,58 @@ func randHex(n int) string {
 }
 
 // mayExec reports whether a POSIX line may replace its shell with another
-// program: it holds "exec", or runs code the wrapper cannot read ("eval",
-// "source", the "." command). The test is on the text, so it also fires
-// on words that merely contain these (an "executable" file name): such a
-// line only gets the pid file.
+// program: it holds the word "exec", or runs code the wrapper cannot read
+// (the words "eval" and "source", or "." where a command starts). The test
+// is on the text and errs towards yes: a word is any run of the letters
+// that is not part of a longer name (so "-exec" of find and "executable"
+// do not count, but a quoted "exec" in an argument does), and such a line
+// only gets the pid file.
 func mayExec(line string) bool {
 	for _, w := range []string{"exec", "eval", "source"} {
-		if strings.Contains(line, w) {
-			return true
+		for i := 0; ; {
+			k := strings.Index(line[i:], w)
+			if k < 0 {
+				break
+			}
+			k += i
+			end := k + len(w)
+			if (k == 0 || !isNameByte(line[k-1])) && (end == len(line) || !isNameByte(line[end])) {
+				return true
+			}
+			i = end
 		}
 	}
 	for i := 0; i < len(line); i++ {
-		if line[i] != '.' || (i+1 < len(line) && line[i+1] != ' ' && line[i+1] != '\t') {
-			continue
-		}
-		if i == 0 || strings.IndexByte(" \t\n;&|(){}`!", line[i-1]) >= 0 {
+		if line[i] == '.' && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t') &&
+			(i == 0 || line[i-1] == ' ' || line[i-1] == '\t' || strings.IndexByte(";&|(){}`!\n", line[i-1]) >= 0) &&
+			atCommand(line[:i]) {
 			return true
 		}
 	}
 	return false
+}
+
+// isNameByte reports whether b can be part of a command or option name.
+func isNameByte(b byte) bool {
+	return b == '_' || b == '-' || b == '/' || b == '.' ||
+		'a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9'
+}
+
+// atCommand reports whether what follows before (a line's start) is where
+// a command starts: after nothing, an operator, a reserved word or an
+// assignment.
+func atCommand(before string) bool {
+	before = strings.TrimRight(before, " \t")
+	if before == "" || strings.IndexByte(";&|(){}`!\n", before[len(before)-1]) >= 0 {
+		return true
+	}
+	w := before[strings.LastIndexAny(before, " \t;&|(){}`!\n")+1:]
+	switch w {
+	case "then", "do", "else", "elif", "if", "while", "until", "time":
+		return true
+	}
+	// An assignment before the command ("X=1 . ./env").
+	return strings.Contains(w, "=")
 }
 
 // acquire sets up the wrapper for a command: a POSIX line that cannot exec

@@ -623,8 +623,17 @@ func TestMayExec(t *testing.T) {
 		{". ./env.sh && run", true},
 		{"a; . x", true},
 		{"(. x)", true},
-		{"./executable", true}, // the text test is coarse: a pid file, nothing worse
 		{".", true},
+		{"if . ./x; then run; fi", true},
+		{"while true; do . ./x; done", true},
+		{"echo 'exec'", true}, // a word in an argument counts: a pid file, nothing worse
+		{"x=\"exec\"; $x true", true},
+		{"./executable", false},
+		{"find . -name '*.go' -exec grep -l x {} +", false},
+		{"ls . ..", false},
+		{"X=1 . ./env.sh; run", true},
+		{"git evaluate; resources", false},
+		{"/usr/bin/exec-helper", false},
 	} {
 		if got := mayExec(tc.line); got != tc.want {
 			t.Errorf("mayExec(%q) = %v, want %v", tc.line, got, tc.want)
