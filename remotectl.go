@@ -198,14 +198,15 @@ func mayExec(line string) bool {
 		}
 	}
 	for i := 0; i < len(line); i++ {
-		if line[i] == '.' && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t') &&
-			(i == 0 || line[i-1] == ' ' || line[i-1] == '\t' || strings.IndexByte(";&|(){}`!\n", line[i-1]) >= 0) &&
-			atCommand(line[:i]) {
+		if line[i] == '.' && (i+1 == len(line) || line[i+1] == ' ' || line[i+1] == '\t') && atCommand(line[:i]) {
 			return true
 		}
 	}
 	return false
 }
+
+// shellOps are the characters after which a command starts.
+const shellOps = ";&|(){}`!\n"
 
 // isNameByte reports whether b can be part of a command or option name.
 func isNameByte(b byte) bool {
@@ -218,10 +219,10 @@ func isNameByte(b byte) bool {
 // assignment.
 func atCommand(before string) bool {
 	before = strings.TrimRight(before, " \t")
-	if before == "" || strings.IndexByte(";&|(){}`!\n", before[len(before)-1]) >= 0 {
+	if before == "" || strings.IndexByte(shellOps, before[len(before)-1]) >= 0 {
 		return true
 	}
-	w := before[strings.LastIndexAny(before, " \t;&|(){}`!\n")+1:]
+	w := before[strings.LastIndexAny(before, " \t"+shellOps)+1:]
 	switch w {
 	case "then", "do", "else", "elif", "if", "while", "until", "time":
 		return true
@@ -356,12 +357,12 @@ func (rr *remoteRun) findPID() string {
 	if rr.usePS {
 		proc = "false"
 	}
-	return "t1=" + rr.token[:h] + " t2=" + rr.token[h:] + " n=0 p=; T=$t1$t2; export T; " +
+	return "t1=" + rr.token[:h] + " t2=" + rr.token[h:] + " n=0 p= U=; T=$t1$t2; export T; " +
 		`while :; do if ` + proc + `; then ` +
 		`for f in $(grep -lF -e "$t1$t2" /proc/[0-9]*/cmdline 2>/dev/null); do ` +
 		`[ -O ${f%cmdline} ] && [ "$(tr '\000' '\n' 2>/dev/null <$f | sed -n 2p)" = -c ] || continue; ` +
 		`read s 2>/dev/null <${f%cmdline}stat || continue; s=${s##*) }; set -- $s; p=$3; break; done; ` +
-		`else U=$(id -u); export U; p=$(ps -A -ww -o uid= -o pgid= -o args= 2>/dev/null | awk '$1 == ENVIRON["U"] && index($0, " -c : " ENVIRON["T"] ";") { print $2; exit }'); fi; ` +
+		`else [ -n "$U" ] || { U=$(id -u); export U; }; p=$(ps -A -ww -o uid= -o pgid= -o args= 2>/dev/null | awk '$1 == ENVIRON["U"] && index($0, " -c : " ENVIRON["T"] ";") { print $2; exit }'); fi; ` +
 		`[ -n "$p" ] && break; echo . || exit 0; n=$((n+1)); ` +
 		`[ $n -gt 30 ] && { echo "no remote shell runs the command after 3 s (a line that exec's through a function cannot be signalled)" >&2; exit 3; }; ` +
 		`sleep 0.1 2>/dev/null || sleep 1; done; echo found; `
@@ -443,10 +444,11 @@ func (rr *remoteRun) signalScript(sig string) string {
 // readScript prints the first line of the file; with scan, the file is
 // the signal record, removed once read.
 func (rr *remoteRun) readScript() string {
+	s := "[ -O " + rr.path + " ] && read l <" + rr.path + " && echo \"$l\""
 	if rr.scan {
-		return "[ -O " + rr.path + " ] && read l <" + rr.path + " && echo \"$l\"; rm -f " + rr.path
+		s += "; rm -f " + rr.path
 	}
-	return "[ -O " + rr.path + " ] && read l <" + rr.path + " && echo \"$l\""
+	return s
 }
 
 // ctlLine returns the line that runs script with sh, quoted for the
