@@ -54,18 +54,21 @@ done | tee "$out" >&2
 # Lines: BenchmarkTrueSeq-2  100  123 ns/op  456 native-ns/op  789 raw-ns/op ...
 # Stream1GiB also gives <impl>-cpums/GiB: the CPU time of the local side
 # (this process, the masters, ssh -S) per GiB, shown as the row StreamCPU
-# (SFTPGetCPU and SFTPPutCPU for the SFTP rows); Capture gives <impl>-MiB,
+# (SFTPGetCPU and SFTPPutCPU for the SFTP rows, which also give
+# <impl>-machms/GiB: the whole machine's CPU, sshd and the sftp server
+# included, per GiB, rows SFTPGetMach and SFTPPutMach); Capture gives <impl>-MiB,
 # the peak RSS of the capturing process (row CaptureRSS).
 awk -v rounds="$rounds" -v capmib="${BENCH_CAPTURE_MIB:-256}" '
 /^Benchmark/ {
 	b0 = $1; sub(/^Benchmark/, "", b0); sub(/-[0-9]+$/, "", b0)
 	for (i = 3; i < NF; i++) {
 		u = $(i + 1)
-		if (u !~ /^[a-z]+-(ns\/op|MB\/s|cpums\/GiB|MiB)$/) continue
+		if (u !~ /^[a-z]+-(ns\/op|MB\/s|cpums\/GiB|machms\/GiB|MiB)$/) continue
 		im = u; sub(/-.*/, "", im)
 		sub(/^[a-z]+-/, "", u)
 		b = b0
 		if (u == "cpums/GiB") b = (b0 == "Stream1GiB" ? "StreamCPU" : b0 "CPU")
+		if (u == "machms/GiB") b = b0 "Mach"
 		if (u == "MiB") b = b0 "RSS"
 		unit[b] = u
 		v[b, im, ++n[b, im]] = $(i)
@@ -132,12 +135,12 @@ END {
 		for (k = 1; k <= 5; k++) printf " %s", cell(b, ims[k])
 		printf "\n"
 	}
-	split("SFTPGet SFTPGetCPU SFTPPut SFTPPutCPU Capture CaptureRSS", bs2, " ")
+	split("SFTPGet SFTPGetCPU SFTPGetMach SFTPPut SFTPPutCPU SFTPPutMach Capture CaptureRSS", bs2, " ")
 	split("native process sftpb perl raw", ims2, " ")
 	printf "\n%-12s %-6s", "benchmark", "unit"
 	for (k = 1; k <= 5; k++) printf " %10s", ims2[k]
 	printf "\n"
-	for (j = 1; j <= 6; j++) {
+	for (j = 1; j <= 8; j++) {
 		b = bs2[j]
 		if (!(b in unit)) continue
 		printf "%-12s %-6s", b, unit[b] == "MB/s" ? "MB/s" : unit[b] == "MiB" ? "MiB" : "ms/GiB"
@@ -179,6 +182,8 @@ END {
 		ratio("process/sftp -b (throughput)", ss[j], "process", "sftpb", ">=", "1.0")
 		ratio("native/sftp -b (CPU per GiB)", ss[j] "CPU", "native", "sftpb", "", "")
 		ratio("process/sftp -b (CPU per GiB)", ss[j] "CPU", "process", "sftpb", "", "")
+		ratio("native/sftp -b (machine CPU per GiB)", ss[j] "Mach", "native", "sftpb", "", "")
+		ratio("process/sftp -b (machine CPU per GiB)", ss[j] "Mach", "process", "sftpb", "", "")
 	}
 	ratio("native/Net::OpenSSH (throughput)", "Capture", "native", "perl", ">=", "1.0")
 	ratio("process/Net::OpenSSH (throughput)", "Capture", "process", "perl", ">=", "1.0")

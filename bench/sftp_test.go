@@ -8,6 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -90,7 +93,7 @@ func checkFileSize(p string, n int64) error {
 // sftpImpls are the ways of moving the file: through Master.SFTP and
 // SFTPGetFile/SFTPPutFile on each transport, and OpenSSH's sftp -b, all
 // over the one master process. get selects the direction.
-func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64) {
+func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64, string) {
 	n := sftpSize()
 	dir, src := sftpFixture(b, n)
 	dst := filepath.Join(dir, "dst")
@@ -127,28 +130,65 @@ func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64) {
 			}
 			return checkFileSize(dst, n)
 		}},
-	}, n
+	}, n, dst
 }
 
 func benchSFTP(b *testing.B, get bool) {
 	e := newTransportEnv(b)
-	impls, n := sftpImpls(b, e, get)
+	impls, n, dst := sftpImpls(b, e, get)
 	// The local CPU per GiB (this process, the masters, sftp and its
-	// ssh) tells apart what throughput on a loaded machine cannot.
+	// ssh) tells apart what throughput on a loaded machine cannot; the
+	// machine's (sshd and the sftp server too) shows what the local side
+	// makes the remote side do.
 	pids := []int{e.process.MasterPID()} // the one master process
 	cpu := map[string]time.Duration{}
+	mach := map[string]time.Duration{}
 	seq := sequential(b.Context())
 	block := func(im impl) (time.Duration, error) {
-		c0 := localCPU(pids)
+		// Outside the timing: the last operation's file goes, and the
+		// machine's dirty pages (256 MiB of it) are written out, or their
+		// writeback falls into the next operation, whichever it is.
+		os.Remove(dst)
+		syscall.Sync()
+		c0, m0 := localCPU(pids), machineCPU()
 		d, err := seq(im)
 		cpu[im.name] += localCPU(pids) - c0
+		mach[im.name] += machineCPU() - m0
 		return d, err
 	}
 	impls, total, iters := interleave(b, impls, block)
+	perGiB := func(d time.Duration) float64 {
+		return float64(d.Milliseconds()) * float64(gib) / float64(n) / float64(iters)
+	}
 	for j, im := range impls {
 		b.ReportMetric(float64(n)*float64(iters)/total[j].Seconds()/1e6, im.name+"-MB/s")
-		b.ReportMetric(float64(cpu[im.name].Milliseconds())*float64(gib)/float64(n)/float64(iters), im.name+"-cpums/GiB")
+		b.ReportMetric(perGiB(cpu[im.name]), im.name+"-cpums/GiB")
+		if mach[im.name] > 0 {
+			b.ReportMetric(perGiB(mach[im.name]), im.name+"-machms/GiB")
+		}
 	}
+}
+
+// machineCPU is the CPU time the whole machine has spent outside its idle
+// loop (user, nice, system, irq and softirq in /proc/stat's first line;
+// not the time waiting for I/O, nor that stolen by the hypervisor), or 0
+// where /proc/stat is missing.
+func machineCPU() time.Duration {
+	st, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(st), "\n")
+	f := strings.Fields(line)
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		t, _ := strconv.ParseInt(f[i], 10, 64)
+		ticks += t
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100
 }
 
 // BenchmarkSFTPGet is the throughput of downloading a 256 MiB file with
