@@ -92,7 +92,9 @@ func checkFileSize(p string, n int64) error {
 
 // sftpImpls are the ways of moving the file: through Master.SFTP and
 // SFTPGetFile/SFTPPutFile on each transport, and OpenSSH's sftp -b, all
-// over the one master process. get selects the direction.
+// over the one master process. get selects the direction. It also returns
+// the file's size and the destination, which each operation (warm-up
+// included) removes first.
 func sftpImpls(b *testing.B, e *transportEnv, get bool) ([]impl, int64, string) {
 	n := sftpSize()
 	dir, src := sftpFixture(b, n)
